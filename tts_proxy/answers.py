@@ -1,0 +1,144 @@
+"""Reading answers out of text, and deciding when two answers are the same.
+
+Votes group answers by a canonical key: math-verify parses the answer as LaTeX into a sympy
+expression, numbers are brought to exact form (so ``1/2``, ``\\frac{1}{2}`` and ``0.5`` share
+one key), and text that is not mathematics (plain words) is compared case-insensitively.
+Grading against a gold answer uses math-verify's own ``verify`` on top of the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from typing import Any
+
+import sympy
+from math_verify import parse, verify
+
+# math-verify warns on every call made without its signal-based timeout (which only works in
+# the main thread); answers here are short, so the warning is noise.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_PATTERNS = [
+    re.compile(r"final answer is\s*:?\s*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"the answer is\s*:?\s*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"(?:^|\n)\s*\**(?:final )?answer\**\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"####\s*(.+?)\s*$", re.MULTILINE),
+]
+_WORD = re.compile(r"[A-Za-z][A-Za-z' ]*")
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
+
+
+def _match_braces(text: str, start: int) -> str | None:
+    """Content from ``start`` (just after an opening brace) to its matching close, or None."""
+    depth = 1
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{...}`` in ``text``."""
+    for m in reversed(list(_BOXED.finditer(text))):
+        content = _match_braces(text, m.end())
+        if content is not None:
+            return content.strip()
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer a text gives: ``\\boxed{}`` first, then final-answer phrases."""
+    boxed = extract_boxed(text)
+    if boxed:
+        return boxed
+    for pattern in _PATTERNS:
+        matches = pattern.findall(text)
+        if matches:
+            cleaned = clean_answer(matches[-1])
+            if cleaned:
+                return cleaned
+    return None
+
+
+def extract_probe_answer(generated: str) -> str | None:
+    """The answer a probe produced after a suffix ending in ``\\boxed{``."""
+    content = _match_braces(generated, 0)
+    if content is None:
+        # Truncated: accept a short single-line tail rather than nothing.
+        line = generated.split("\n", 1)[0].strip()
+        content = line if 0 < len(line) <= 32 else None
+    return clean_answer(content) if content else None
+
+
+def clean_answer(answer: str) -> str:
+    """Strip the wrapping that does not change an answer: ``$``, bold, a final period."""
+    s = answer.strip().strip("*").strip()
+    s = s.strip("$").strip()
+    s = s.rstrip(".").strip()
+    return s
+
+
+def normalise(answer: str) -> str:
+    s = clean_answer(answer)
+    s = _TEXT_WRAPPER.sub(r"\1", s)
+    s = s.replace("\\!", "").replace("\\left", "").replace("\\right", "")
+    s = re.sub(r"\^\s*\{?\\circ\}?", "", s)
+    return s.strip()
+
+
+@lru_cache(maxsize=65536)
+def _parsed(answer: str) -> Any | None:
+    try:
+        result = parse(f"${answer}$", parsing_timeout=None)  # type: ignore[arg-type]
+    except Exception:  # math-verify raises assorted errors on odd LaTeX: treat as unparsable
+        return None
+    return result[0] if result else None
+
+
+def _exact(expr: Any) -> Any:
+    if isinstance(expr, sympy.Basic) and expr.is_number:
+        try:
+            value = expr.doit()
+            if isinstance(value, sympy.Float):
+                value = sympy.nsimplify(value, rational=True)
+            return value
+        except Exception:  # sympy can fail on exotic numbers; keep the parsed form
+            return expr
+    return expr
+
+
+@lru_cache(maxsize=65536)
+def answer_key(answer: str) -> str:
+    """Canonical key of an answer: equal keys vote together."""
+    s = normalise(answer)
+    if not s:
+        return ""
+    if _WORD.fullmatch(s) and len(s) > 1:
+        # Words are text; math-verify would read "yajo" as the product y*a*j*o.
+        return " ".join(s.lower().split())
+    expr = _parsed(s)
+    if expr is None or isinstance(expr, str):
+        return s
+    return str(_exact(expr))
+
+
+@lru_cache(maxsize=65536)
+def equivalent(answer: str, gold: str) -> bool:
+    """Math-aware equality of an answer with a reference (gold) answer."""
+    if answer_key(answer) == answer_key(gold):
+        return True
+    a, g = _parsed(normalise(answer)), _parsed(normalise(gold))
+    if a is None or g is None:
+        return False
+    try:
+        return bool(verify(g, a, timeout_seconds=None))  # type: ignore[arg-type]
+    except Exception:  # verify can raise on incomparable sympy objects
+        return False

@@ -1,0 +1,45 @@
+"""Serve BRANCH / CONTINUE / PROBE from a recorded question, so the live engine runs unchanged.
+
+Cost accounting follows AutoTTS' replay: each step of a branch reveals the probe answer after
+one more chunk and costs a chunk of tokens; the step past the last recorded probe finishes the
+branch with its final answer and costs the rest of its tokens. Probes cost nothing extra here
+(the recording already paid for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tts_proxy.backends.base import Chunk, ProbeResult
+from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
+from tts_proxy.state import BranchState
+
+
+class ReplayEpisode:
+    """One search over ``question``; branch i is recorded trajectory ``order[i]``."""
+
+    def __init__(self, question: ReplayQuestion, order: Sequence[int]) -> None:
+        self.question = question
+        self._trajectories: list[RecordedBranch] = [question.branches[i] for i in order]
+        self.max_branches: int | None = len(self._trajectories)
+        self._chunk = question.chunk_tokens
+
+    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
+        chunks = []
+        for branch, _ in requests:
+            rec = self._trajectories[branch.id]
+            done = len(rec.probe_answers)
+            if branch.depth < done:
+                chunks.append(Chunk(tokens=self._chunk))
+            else:
+                rest = max(0, rec.n_tokens - self._chunk * done)
+                chunks.append(Chunk(rest, "", True, "stop", rec.final_answer))
+        return chunks
+
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
+        return [
+            ProbeResult(self._trajectories[b.id].probe_answers[b.depth - 1]) for b in branches
+        ]
+
+    async def release(self, branches: Sequence[BranchState]) -> None:
+        return None

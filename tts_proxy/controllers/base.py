@@ -1,0 +1,70 @@
+"""The controller interface: constructed with beta and the request's limits, one decision method."""
+
+from __future__ import annotations
+
+import abc
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tts_proxy.actions import Action
+from tts_proxy.answers import answer_key
+from tts_proxy.state import View
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a search may spend. ``budget`` is total tokens (branches + probes), None = unbounded."""
+
+    max_branches: int = 8
+    budget: int | None = None
+    chunk_tokens: int = 256
+    max_branch_tokens: int | None = None
+
+
+class Controller(abc.ABC):
+    """A test-time-scaling policy. Pure: no I/O, no clock, randomness only from ``rng``.
+
+    Subclasses set ``name`` and implement ``decide``; every internal setting must be a
+    monotone function of ``beta`` (more beta never spends less).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, beta: float, limits: Limits, rng: random.Random | None = None) -> None:
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.beta = beta
+        self.limits = limits
+        self.rng = rng or random.Random(0)
+
+    @abc.abstractmethod
+    def decide(self, view: View) -> Sequence[Action]:
+        """The actions to run this round, all at once."""
+
+    def aggregate(self, view: View) -> str | None:
+        """The answer when the search ends without an explicit one: majority vote."""
+        return majority_answer(view)
+
+
+def majority_answer(view: View) -> str | None:
+    """Majority of the finished branches' answers, else of every branch's latest probe."""
+    answers = [b.answer for b in view.branches if b.finished and b.answer is not None]
+    if not answers:
+        answers = [a for b in view.branches if (a := b.current_answer) is not None]
+    if not answers:
+        return None
+    counts = view.votes(answers)
+    winner = max(counts, key=counts.__getitem__)  # first seen wins ties
+    return next(a for a in answers if answer_key(a) == winner)
+
+
+def interpolate(lo: float, hi: float, beta: float) -> float:
+    """Linear map of beta in [0, 1] onto [lo, hi]."""
+    return lo + (hi - lo) * beta
+
+
+def geometric(lo: float, hi: float, beta: float) -> float:
+    """Geometric map of beta onto [lo, hi] (both > 0): equal beta steps multiply the setting."""
+    return float(lo * (hi / lo) ** beta)

@@ -1,0 +1,58 @@
+"""Probe-and-exit (Dynasor-CoT's certaindex, Fu et al. 2024).
+
+One branch (two from beta 0.75 on); after every chunk the branch is probed for the answer it
+would give now, and the search answers as soon as the last k probes of a branch agree. beta
+maps onto k from 2 to 6 (patience before trusting agreement). A finished branch answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
+from tts_proxy.answers import answer_key
+from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.state import BranchState, View
+
+
+def agreeing_tail(branch: BranchState, k: int) -> str | None:
+    """The answer of the branch's last ``k`` probes if they all read the same one."""
+    if len(branch.probes) < k:
+        return None
+    tail = branch.probes[-k:]
+    first = tail[0].answer
+    if first is None:
+        return None
+    key = answer_key(first)
+    if all(p.answer is not None and answer_key(p.answer) == key for p in tail[1:]):
+        return tail[-1].answer
+    return None
+
+
+class ProbeExit(Controller):
+    name = "probe_exit"
+
+    @property
+    def k(self) -> int:
+        return round(interpolate(2, 6, self.beta))
+
+    @property
+    def width(self) -> int:
+        return 1 if self.beta < 0.75 else 2
+
+    def decide(self, view: View) -> Sequence[Action]:
+        if not view.branches:
+            return [Branch(self.width)]
+        finished = [b for b in view.branches if b.finished and b.answer is not None]
+        if finished:
+            return [Answer(finished[0].answer)]
+        actions: list[Action] = []
+        for b in view.active:
+            if not b.probed_at_depth:
+                actions.append(Probe(b.id))
+                continue
+            agreed = agreeing_tail(b, self.k)
+            if agreed is not None:
+                return [Answer(agreed)]
+            actions.append(Continue(b.id))
+        return actions or [Answer()]

@@ -1,0 +1,29 @@
+"""Self-consistency (Wang et al. 2022): N branches run to the end, majority vote.
+
+beta maps linearly onto the width: N = 1 + round(beta * (max_branches - 1)), so beta 0 is one
+sample and beta 1 is SC@max_branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tts_proxy.actions import Action, Answer, Branch, Continue
+from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.state import View
+
+
+class SelfConsistency(Controller):
+    name = "sc"
+
+    @property
+    def width(self) -> int:
+        return 1 + round(interpolate(0, self.limits.max_branches - 1, self.beta))
+
+    def decide(self, view: View) -> Sequence[Action]:
+        actions: list[Action] = []
+        missing = self.width - len(view.branches)
+        if missing > 0:
+            actions.append(Branch(missing))
+        actions += [Continue(b.id) for b in view.branches if b.active]
+        return actions or [Answer()]

@@ -1,0 +1,281 @@
+"""The engine: runs one controller against one episode, the same live and in replay.
+
+Each round it shows the controller a view, checks the returned actions for admissibility
+(no CONTINUE on a finished or pruned branch, one PROBE per depth, width and budget caps),
+runs them concurrently on the episode and folds the results into the state. It stops on
+ANSWER, when the budget is spent, when no branch can move, or at the round limit, and then
+answers by the controller's aggregation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.answers import answer_key, extract_answer
+from tts_proxy.backends.base import Chunk, Episode, ProbeResult
+from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.state import BranchState, ProbeRecord, View
+
+DEFAULT_MAX_ROUNDS = 10_000
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """How a search ended and what it spent."""
+
+    answer: str | None
+    stop_reason: str
+    branches: list[BranchState]
+    rounds: int
+    branch_tokens: int
+    probe_tokens: int
+    inadmissible: int
+    answer_branch: BranchState | None = None
+    answer_probe: ProbeRecord | None = None
+    log: list[list[Action]] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return self.branch_tokens + self.probe_tokens
+
+    @property
+    def probes(self) -> int:
+        return sum(len(b.probes) for b in self.branches)
+
+    @property
+    def pruned(self) -> int:
+        return sum(1 for b in self.branches if b.pruned)
+
+
+@dataclass(slots=True)
+class _Plan:
+    prune: list[BranchState] = field(default_factory=list)
+    extend: list[tuple[BranchState, int]] = field(default_factory=list)
+    probe: list[BranchState] = field(default_factory=list)
+    answer: Answer | None = None
+    rejected: int = 0
+
+    def executed(self) -> list[Action]:
+        new = sum(1 for b, _ in self.extend if b.depth == 0)
+        actions: list[Action] = [Prune(b.id) for b in self.prune]
+        if new:
+            actions.append(Branch(new))
+        actions += [Continue(b.id) for b, _ in self.extend if b.depth > 0]
+        actions += [Probe(b.id) for b in self.probe]
+        return actions
+
+    def __bool__(self) -> bool:
+        return bool(self.prune or self.extend or self.probe)
+
+
+class Search:
+    """One search: the state, the controller and the rules between them."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        episode: Episode,
+        limits: Limits,
+        *,
+        max_rounds: int = DEFAULT_MAX_ROUNDS,
+        record: bool = False,
+    ) -> None:
+        self.controller = controller
+        self.episode = episode
+        self.limits = limits
+        self.max_rounds = max_rounds
+        self.record = record
+        cap = limits.max_branches
+        if episode.max_branches is not None:
+            cap = min(cap, episode.max_branches)
+        self.max_branches = cap
+        self.branches: list[BranchState] = []
+        self.round = 0
+        self.branch_tokens = 0
+        self.probe_tokens = 0
+        self.rejected = 0
+        self.log: list[list[Action]] = []
+
+    @property
+    def tokens(self) -> int:
+        return self.branch_tokens + self.probe_tokens
+
+    def view(self) -> View:
+        return View(self.branches, self.round, self.tokens, self.limits.budget, self.max_branches)
+
+    async def run(self) -> SearchResult:
+        budget = self.limits.budget
+        while True:
+            if budget is not None and self.tokens >= budget:
+                return self._finish("budget", None)
+            if self.round >= self.max_rounds:
+                return self._finish("round_limit", None)
+            plan = self._plan(self.controller.decide(self.view()))
+            self.rejected += plan.rejected
+            if plan.answer is not None:
+                return self._finish("answer", plan.answer.answer)
+            if not plan:
+                done = all(not b.active for b in self.branches) and self.branches
+                return self._finish("exhausted" if done else "no_progress", None)
+            if self.record:
+                self.log.append(plan.executed())
+            await self._execute(plan)
+            self.round += 1
+
+    def _plan(self, actions: Sequence[Action]) -> _Plan:
+        plan = _Plan()
+        by_id = self.branches
+        continuing: set[int] = set()
+        probing: set[int] = set()
+        new = 0
+        for action in actions:
+            if isinstance(action, Answer):
+                plan.answer = action
+                return plan
+            if isinstance(action, Branch):
+                new += max(0, action.n)
+                continue
+            bid = action.branch
+            branch = by_id[bid] if 0 <= bid < len(by_id) else None
+            if branch is None or not branch.active:
+                plan.rejected += 1
+            elif isinstance(action, Prune):
+                plan.prune.append(branch)
+            elif isinstance(action, Continue):
+                if bid in continuing:
+                    plan.rejected += 1
+                else:
+                    continuing.add(bid)
+            elif isinstance(action, Probe):
+                if branch.depth == 0 or branch.probed_at_depth or bid in probing:
+                    plan.rejected += 1
+                else:
+                    probing.add(bid)
+                    plan.probe.append(branch)
+            else:
+                plan.rejected += 1
+        pruned = {b.id for b in plan.prune}
+        room = self.max_branches - len(self.branches)
+        if new > room:
+            plan.rejected += new - room
+            new = max(0, room)
+        # Continuations first: when the budget cannot fit everything, new branches wait.
+        for bid in continuing:
+            if bid in pruned:
+                plan.rejected += 1
+            else:
+                branch = by_id[bid]
+                plan.extend.append((branch, self._chunk_for(branch)))
+        for _ in range(new):
+            branch = BranchState(id=len(self.branches))
+            self.branches.append(branch)
+            plan.extend.append((branch, self._chunk_for(branch)))
+        plan.probe = [b for b in plan.probe if b.id not in pruned]
+        self._fit_budget(plan)
+        return plan
+
+    def _chunk_for(self, branch: BranchState) -> int:
+        cap = self.limits.max_branch_tokens
+        chunk = self.limits.chunk_tokens
+        return chunk if cap is None else max(1, min(chunk, cap - branch.tokens))
+
+    def _fit_budget(self, plan: _Plan) -> None:
+        """Drop extensions that cannot fit in what is left of the budget."""
+        if self.limits.budget is None:
+            return
+        left = self.limits.budget - self.tokens
+        fits = max(1, math.ceil(left / self.limits.chunk_tokens))
+        if len(plan.extend) > fits:
+            dropped = plan.extend[fits:]
+            plan.rejected += len(dropped)
+            plan.extend = plan.extend[:fits]
+            # A new branch that got no chunk was never started (new ones are at the tail).
+            for branch, _ in reversed(dropped):
+                if branch.depth == 0 and self.branches and branch is self.branches[-1]:
+                    self.branches.pop()
+            plan.extend = [(b, min(n, max(1, left))) for b, n in plan.extend]
+
+    async def _execute(self, plan: _Plan) -> None:
+        ep = self.episode
+        for branch in plan.prune:
+            branch.pruned = True
+        if plan.prune:
+            await ep.release(plan.prune)
+        if plan.extend and plan.probe:
+            chunks, probes = await asyncio.gather(ep.extend(plan.extend), ep.probe(plan.probe))
+        elif plan.extend:
+            chunks, probes = await ep.extend(plan.extend), ()
+        else:
+            chunks, probes = (), await ep.probe(plan.probe)
+        for branch, result in zip(plan.probe, probes, strict=True):
+            self._apply_probe(branch, result)
+        for (branch, _), chunk in zip(plan.extend, chunks, strict=True):
+            self._apply_chunk(branch, chunk)
+
+    def _apply_probe(self, branch: BranchState, result: ProbeResult) -> None:
+        self.probe_tokens += result.tokens
+        branch.probes.append(
+            ProbeRecord(branch.depth, result.answer, result.tokens, result.confidence, result.text)
+        )
+
+    def _apply_chunk(self, branch: BranchState, chunk: Chunk) -> None:
+        self.branch_tokens += chunk.tokens
+        branch.tokens += chunk.tokens
+        branch.depth += 1
+        if chunk.text:
+            branch.text += chunk.text
+        cap = self.limits.max_branch_tokens
+        finished, reason = chunk.finished, chunk.finish_reason
+        if not finished and cap is not None and branch.tokens >= cap:
+            finished, reason = True, "length"
+        if finished:
+            branch.finished = True
+            branch.finish_reason = reason
+            branch.answer = chunk.answer if chunk.answer is not None else extract_answer(branch.text)
+
+    def _finish(self, reason: str, explicit: str | None) -> SearchResult:
+        answer = explicit if explicit is not None else self.controller.aggregate(self.view())
+        result = SearchResult(
+            answer=answer,
+            stop_reason=reason,
+            branches=self.branches,
+            rounds=self.round,
+            branch_tokens=self.branch_tokens,
+            probe_tokens=self.probe_tokens,
+            inadmissible=self.rejected,
+            log=self.log,
+        )
+        result.answer_branch, result.answer_probe = self._witness(answer)
+        return result
+
+    def _witness(self, answer: str | None) -> tuple[BranchState | None, ProbeRecord | None]:
+        """The branch whose text carries the answer: a finished one, else one whose probe gave it."""
+        if not self.branches:
+            return None, None
+        if answer is None:
+            return max(self.branches, key=lambda b: (b.finished, b.tokens)), None
+        key = answer_key(answer)
+        for b in self.branches:
+            if b.finished and b.answer is not None and answer_key(b.answer) == key:
+                return b, None
+        for b in sorted(self.branches, key=lambda b: -b.depth):
+            for p in reversed(b.probes):
+                if p.answer is not None and answer_key(p.answer) == key:
+                    return b, p
+        return max(self.branches, key=lambda b: (b.finished, b.tokens)), None
+
+
+async def run_search(
+    controller: Controller,
+    episode: Episode,
+    limits: Limits,
+    *,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    record: bool = False,
+) -> SearchResult:
+    """Run ``controller`` on ``episode`` under ``limits`` until it answers or must stop."""
+    return await Search(controller, episode, limits, max_rounds=max_rounds, record=record).run()

@@ -1,0 +1,59 @@
+"""Every error the proxy raises, as one hierarchy.
+
+Each class knows its HTTP status and OpenAI error ``type``; the API boundary renders any
+``TTSProxyError`` as an OpenAI error body and nothing else leaks out.
+"""
+
+from __future__ import annotations
+
+
+class TTSProxyError(Exception):
+    """Base class. ``param`` names the offending request field, when there is one."""
+
+    status_code: int = 500
+    error_type: str = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class InvalidRequestError(TTSProxyError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class UnknownControllerError(InvalidRequestError):
+    """A controller name that the registry does not hold."""
+
+
+class NotFoundError(TTSProxyError):
+    status_code = 404
+    error_type = "not_found_error"
+
+
+class BackendError(TTSProxyError):
+    """The model server answered with an error or garbage."""
+
+    status_code = 502
+    error_type = "backend_error"
+
+
+class BackendUnavailableError(BackendError):
+    """The model server could not be reached."""
+
+    status_code = 503
+
+
+class BackendTimeoutError(BackendError):
+    status_code = 504
+
+
+class ControllerLoadError(TTSProxyError):
+    """A controller file that could not be imported or does not define a controller."""
+
+
+class ReplayDataError(TTSProxyError):
+    """A replay file whose content is not a format the importers know."""

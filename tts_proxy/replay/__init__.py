@@ -1,0 +1,1 @@
+"""Offline replay: recorded trajectories served to the live engine, and their evaluation."""

@@ -1,0 +1,26 @@
+"""A replay environment: recorded branches of one question, with the answer a probe gave per chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedBranch:
+    """One recorded trajectory: ``probe_answers[k]`` is what a probe read after (k+1) chunks."""
+
+    probe_answers: tuple[str | None, ...]
+    n_tokens: int
+    final_answer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayQuestion:
+    """One question and its recorded branches. ``label`` is the gold (or pseudo) answer."""
+
+    id: str
+    question: str
+    label: str | None
+    branches: tuple[RecordedBranch, ...]
+    chunk_tokens: int
+    label_source: str = "gold"  # "gold", "feedback", "pseudo" or "none"

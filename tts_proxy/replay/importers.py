@@ -1,0 +1,117 @@
+"""Turn recorded data into replay environments; the format is read off the file's content.
+
+- AutoTTS / Parallel-Probe replay JSON: a list of questions with ``each_branch =
+  [[probe answers per chunk], n_tokens, final answer]``, ``gold_answer``, ``probe_freq``.
+- Full-text sample files (ESC's JSONL: ``question``, ``answer``, ``generated_answer``): each
+  text is cut into chunks by a tokenizer-free token estimate and every prefix is read for an
+  answer, as a probe would.
+- The proxy's own ``tts-trace/1`` records (see ``tts_proxy.traces``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tts_proxy.answers import extract_answer
+from tts_proxy.errors import ReplayDataError
+from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
+
+_TOKEN_ESTIMATE = re.compile(r"\w+|[^\w\s]")
+_NO_ANSWER = {"ERR", "", "None"}
+DEFAULT_TEXT_CHUNK = 16
+
+
+def _answer(raw: object) -> str | None:
+    if raw is None:
+        return None
+    s = str(raw).strip()
+    return None if s in _NO_ANSWER else s
+
+
+def from_autotts(records: list[dict[str, Any]], *, source: str = "") -> list[ReplayQuestion]:
+    questions = []
+    for i, rec in enumerate(records):
+        try:
+            branches = tuple(
+                RecordedBranch(tuple(_answer(a) for a in probes), int(n), _answer(final))
+                for probes, n, final in rec["each_branch"]
+            )
+            questions.append(
+                ReplayQuestion(
+                    id=f"{source}#{i}",
+                    question=str(rec.get("question", "")),
+                    label=_answer(rec.get("gold_answer")),
+                    branches=branches,
+                    chunk_tokens=int(rec.get("probe_freq", 500)),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReplayDataError(f"{source}: question {i} is not AutoTTS replay data: {exc}") from exc
+    return questions
+
+
+def estimate_tokens(text: str) -> list[int]:
+    """Character offsets where each estimated token ends (words and punctuation marks)."""
+    return [m.end() for m in _TOKEN_ESTIMATE.finditer(text)]
+
+
+def branch_from_text(text: str, chunk_tokens: int) -> RecordedBranch:
+    """Cut a full text into chunks and read the answer a probe would see after each."""
+    ends = estimate_tokens(text)
+    n = len(ends)
+    steps = max(0, math.ceil(n / chunk_tokens) - 1)
+    probes = tuple(extract_answer(text[: ends[(k + 1) * chunk_tokens - 1]]) for k in range(steps))
+    return RecordedBranch(probes, n, extract_answer(text))
+
+
+def from_texts(
+    records: Iterable[dict[str, Any]], *, chunk_tokens: int = DEFAULT_TEXT_CHUNK, source: str = ""
+) -> list[ReplayQuestion]:
+    questions = []
+    for i, rec in enumerate(records):
+        texts = rec.get("generated_answer") or rec.get("samples")
+        if not isinstance(texts, list):
+            raise ReplayDataError(f"{source}: line {i + 1} has no list of sampled texts")
+        questions.append(
+            ReplayQuestion(
+                id=f"{source}#{i}",
+                question=str(rec.get("question", "")),
+                label=_answer(rec.get("answer")),
+                branches=tuple(branch_from_text(str(t), chunk_tokens) for t in texts),
+                chunk_tokens=chunk_tokens,
+            )
+        )
+    return questions
+
+
+def load_replay(path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK) -> list[ReplayQuestion]:
+    """Read any supported replay file; the format is detected from its content."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReplayDataError(f"cannot read {path}: {exc.strerror}") from exc
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+        if data and isinstance(data[0], dict) and "each_branch" in data[0]:
+            return from_autotts(data, source=path.name)
+        raise ReplayDataError(f"{path}: a JSON list, but not AutoTTS replay data")
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ReplayDataError(f"{path} is empty")
+    first = lines[0]
+    if isinstance(first, dict) and str(first.get("schema", "")).startswith("tts-trace/"):
+        from tts_proxy.traces import questions_from_traces
+
+        return questions_from_traces(lines, source=path.name, labels_path=path)
+    if isinstance(first, dict) and ("generated_answer" in first or "samples" in first):
+        return from_texts(lines, chunk_tokens=chunk_tokens, source=path.name)
+    raise ReplayDataError(
+        f"{path}: unknown format (expected AutoTTS JSON, full-text samples JSONL or tts-trace/1)"
+    )
