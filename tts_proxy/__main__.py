@@ -1,0 +1,3 @@
+from tts_proxy.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP surface: OpenAI-compatible routes over the TTS service."""

@@ -1,0 +1,172 @@
+"""Routes: parse the request, hand it to the service or the backend, render the answer."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from tts_proxy.api.errors import invalid_request
+from tts_proxy.api.sse import stream_when_done
+from tts_proxy.errors import InvalidRequestError
+from tts_proxy.protocol import (
+    ChatChoice,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatMessageOut,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+)
+from tts_proxy.service import Outcome, TTSService, strip_tts
+
+router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
+REQUEST_ID_HEADER = "x-tts-request-id"
+
+
+def _service(request: Request) -> TTSService:
+    service: TTSService = request.app.state.service
+    return service
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    return data
+
+
+def _parse(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request(exc) from exc
+
+
+async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> Response:
+    upstream = await service.backend.passthrough(path, strip_tts(body))
+    if body.get("stream"):
+        return StreamingResponse(
+            upstream.body(), status_code=upstream.status_code, media_type=upstream.media_type
+        )
+    content = b"".join([part async for part in upstream.body()])
+    return Response(content, status_code=upstream.status_code, media_type=upstream.media_type)
+
+
+def _chat_events(model: str, include_usage: bool) -> Any:
+    def render(o: Outcome) -> Iterable[dict[str, Any]]:
+        base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+        delta = {"role": "assistant", "content": o.text}
+        yield base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        yield base | {
+            "choices": [{"index": 0, "delta": {}, "finish_reason": o.finish_reason}],
+            "tts": o.summary.model_dump(),
+        }
+        if include_usage:
+            yield base | {"choices": [], "usage": o.usage.model_dump()}
+
+    return render
+
+
+def _completion_events(model: str, include_usage: bool) -> Any:
+    def render(o: Outcome) -> Iterable[dict[str, Any]]:
+        base = {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model,
+        }
+        yield base | {"choices": [{"index": 0, "text": o.text, "finish_reason": None}]}
+        yield base | {
+            "choices": [{"index": 0, "text": "", "finish_reason": o.finish_reason}],
+            "tts": o.summary.model_dump(),
+        }
+        if include_usage:
+            yield base | {"choices": [], "usage": o.usage.model_dump()}
+
+    return render
+
+
+async def _handle(request: Request, kind: type[ChatCompletionRequest] | type[CompletionRequest]) -> Response:
+    service = _service(request)
+    body = await _read_json(request)
+    parsed = _parse(kind, body)
+    plan = service.plan(parsed.model, parsed.tts, {k.lower(): v for k, v in request.headers.items()})
+    chat = kind is ChatCompletionRequest
+    if plan is None:
+        return await _passthrough(service, "/chat/completions" if chat else "/completions", body)
+    request_id = uuid.uuid4().hex
+    headers = {REQUEST_ID_HEADER: request_id}
+    work = service.run(plan, parsed, request_id)
+    if parsed.stream:
+        include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
+        render = (_chat_events if chat else _completion_events)(parsed.model, include_usage)
+        return StreamingResponse(
+            stream_when_done(work, render, service.settings.keepalive_seconds),
+            media_type="text/event-stream",
+            headers=headers,
+        )
+    outcome = await work
+    response: BaseModel
+    if chat:
+        response = ChatCompletionResponse(
+            model=parsed.model,
+            choices=[ChatChoice(message=ChatMessageOut(content=outcome.text), finish_reason=outcome.finish_reason)],
+            usage=outcome.usage,
+            tts=outcome.summary,
+        )
+    else:
+        response = CompletionResponse(
+            model=parsed.model,
+            choices=[CompletionChoice(text=outcome.text, finish_reason=outcome.finish_reason)],
+            usage=outcome.usage,
+            tts=outcome.summary,
+        )
+    return JSONResponse(response.model_dump(), headers=headers)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    return await _handle(request, ChatCompletionRequest)
+
+
+@router.post("/v1/completions")
+async def completions(request: Request) -> Response:
+    return await _handle(request, CompletionRequest)
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> dict[str, Any]:
+    service = _service(request)
+    upstream = await service.backend.models()
+    aliases = [
+        m | {"id": f"{name}/{m['id']}", "root": m["id"], "owned_by": "tts-proxy"}
+        for name in service.registry.names()
+        for m in upstream
+    ]
+    return {"object": "list", "data": upstream + aliases}
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    healthy = await _service(request).backend.health()
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "backend": "ok" if healthy else "unavailable"},
+        status_code=200 if healthy else 503,
+    )

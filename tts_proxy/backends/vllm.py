@@ -1,0 +1,239 @@
+"""A live vLLM server, spoken to through the official ``openai`` SDK.
+
+Searches run over token ids: the prompt is rendered once with ``/tokenize``; each chunk is a
+completion of ``prompt_ids + branch_ids`` with ``return_token_ids`` (vLLM's prefix cache makes
+the re-sent prefix nearly free); a probe appends the probe suffix and decodes a few greedy
+tokens. Requests that carry no ``tts`` block are passed through as they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+
+from tts_proxy.answers import extract_probe_answer
+from tts_proxy.backends.base import Chunk, ProbeResult
+from tts_proxy.errors import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    TTSProxyError,
+)
+from tts_proxy.state import BranchState
+
+
+def _root_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def translate_error(exc: Exception) -> TTSProxyError:
+    """Map an SDK exception onto the proxy's error hierarchy."""
+    if isinstance(exc, openai.APITimeoutError):
+        return BackendTimeoutError("the model server timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendUnavailableError(f"the model server is unreachable: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = str(body.get("message") or exc.message)
+        if 400 <= exc.status_code < 500:
+            err = TTSProxyError(message, param=body.get("param"))
+            err.status_code = exc.status_code
+            err.error_type = "invalid_request_error"
+            return err
+        return BackendError(f"the model server failed: {message}")
+    return BackendError(f"the model server answered something unreadable: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How branches are sampled (from the client's request) and how probes read answers."""
+
+    temperature: float = 0.8
+    top_p: float | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    probe_suffix_ids: tuple[int, ...] = ()
+    probe_tokens: int = 24
+
+
+class PassthroughResponse:
+    """A backend response forwarded as-is: status, headers and a byte stream."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.media_type = response.headers.get("content-type", "application/json")
+
+    async def body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        finally:
+            await self._response.aclose()
+
+
+class VLLMBackend:
+    """One vLLM server. Methods raise ``TTSProxyError`` subclasses, never SDK errors."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0):
+        self.root = _root_url(base_url)
+        self.client = openai.AsyncOpenAI(
+            base_url=f"{self.root}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=0
+        )
+        self.calls = 0
+        self._max_model_len: dict[str, int] = {}
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        self.calls += 1
+        try:
+            return await self.client.post(path, cast_to=object, body=body)
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+
+    async def health(self) -> bool:
+        try:
+            response = await self.client.get(f"{self.root}/health", cast_to=httpx.Response)
+            return bool(response.status_code == 200)
+        except openai.OpenAIError:
+            return False
+
+    async def models(self) -> list[dict[str, Any]]:
+        data = await self._post_get("/models")
+        models = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(models, list):
+            raise BackendError("the model server's /v1/models answer has no data list")
+        for m in models:
+            if isinstance(m, dict) and isinstance(m.get("max_model_len"), int):
+                self._max_model_len[str(m["id"])] = m["max_model_len"]
+        return models
+
+    async def _post_get(self, path: str) -> Any:
+        self.calls += 1
+        try:
+            return await self.client.get(path, cast_to=object)
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+
+    async def max_model_len(self, model: str) -> int | None:
+        if model not in self._max_model_len:
+            await self.models()
+        return self._max_model_len.get(model)
+
+    async def tokenize(self, model: str, *, prompt: str | None = None, messages: Any = None,
+                       add_special_tokens: bool = True) -> list[int]:
+        """Token ids of a text, or of chat messages rendered with the generation prompt."""
+        body: dict[str, Any] = {"model": model}
+        if messages is not None:
+            body |= {"messages": messages, "add_generation_prompt": True}
+        else:
+            body |= {"prompt": prompt or "", "add_special_tokens": add_special_tokens}
+        data = await self._post(f"{self.root}/tokenize", body)
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(tokens, list):
+            raise BackendError("the model server's /tokenize answer has no token list")
+        return [int(t) for t in tokens]
+
+    async def passthrough(self, path: str, body: dict[str, Any]) -> PassthroughResponse:
+        """Forward a request body unchanged; the response streams back as it comes."""
+        self.calls += 1
+        try:
+            response = await self.client.post(path, cast_to=httpx.Response, body=body, stream=True)
+        except openai.APIStatusError as exc:
+            return PassthroughResponse(exc.response)
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+        return PassthroughResponse(response)
+
+    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> VLLMEpisode:
+        return VLLMEpisode(self, model, prompt_ids, sampling)
+
+
+class VLLMEpisode:
+    """One search against vLLM: keeps each branch's generated token ids."""
+
+    max_branches: int | None = None
+
+    def __init__(self, backend: VLLMBackend, model: str, prompt_ids: list[int], sampling: Sampling):
+        self.backend = backend
+        self.model = model
+        self.prompt_ids = prompt_ids
+        self.sampling = sampling
+        self.ids: dict[int, list[int]] = {}
+        self.prefill_tokens = 0
+
+    async def _complete(self, prompt: list[int], **params: Any) -> Any:
+        self.backend.calls += 1
+        self.prefill_tokens += len(prompt)
+        try:
+            return await self.backend.client.completions.create(
+                model=self.model, prompt=prompt, **params
+            )
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+
+    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
+        return await asyncio.gather(*(self._extend(b, n) for b, n in requests))
+
+    async def _extend(self, branch: BranchState, max_tokens: int) -> Chunk:
+        s = self.sampling
+        ids = self.ids.setdefault(branch.id, [])
+        extra: dict[str, Any] = {"return_token_ids": True}
+        if s.seed is not None:
+            # Distinct, reproducible randomness per branch and chunk.
+            extra["seed"] = (s.seed * 1_000_003 + branch.id * 10_007 + branch.depth) % 2**31
+        response = await self._complete(
+            self.prompt_ids + ids,
+            max_tokens=max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p if s.top_p is not None else openai.NOT_GIVEN,
+            stop=s.stop if s.stop else openai.NOT_GIVEN,
+            extra_body=extra,
+        )
+        try:
+            choice = response.choices[0]
+            new_ids = (choice.model_extra or {}).get("token_ids")
+            if not isinstance(new_ids, list):
+                raise BackendError("vLLM returned no token_ids (is return_token_ids supported?)")
+            ids.extend(int(t) for t in new_ids)
+            tokens = response.usage.completion_tokens if response.usage else len(new_ids)
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise BackendError(f"malformed completion from the model server: {exc}") from exc
+        finished = choice.finish_reason == "stop"
+        return Chunk(tokens, choice.text or "", finished, "stop" if finished else None)
+
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
+        return await asyncio.gather(*(self._probe(b) for b in branches))
+
+    async def _probe(self, branch: BranchState) -> ProbeResult:
+        s = self.sampling
+        prompt = self.prompt_ids + self.ids.get(branch.id, []) + list(s.probe_suffix_ids)
+        response = await self._complete(
+            prompt, max_tokens=s.probe_tokens, temperature=0.0, logprobs=1
+        )
+        try:
+            choice = response.choices[0]
+            text = choice.text or ""
+            tokens = response.usage.completion_tokens if response.usage else 0
+            logprobs = choice.logprobs.token_logprobs if choice.logprobs else None
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise BackendError(f"malformed probe completion from the model server: {exc}") from exc
+        confidence = None
+        if logprobs:
+            values = [lp for lp in logprobs if lp is not None]
+            confidence = math.exp(sum(values) / len(values)) if values else None
+        return ProbeResult(extract_probe_answer(text), tokens, confidence, text)
+
+    async def release(self, branches: Sequence[BranchState]) -> None:
+        # Chunks are whole requests, so a pruned branch holds nothing on the server.
+        for b in branches:
+            self.ids.pop(b.id, None)

@@ -1,0 +1,139 @@
+"""The ``tts-proxy`` command: serve, replay, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from tts_proxy.errors import TTSProxyError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tts_proxy.api.app import create_app
+    from tts_proxy.backends.vllm import VLLMBackend
+    from tts_proxy.embedded.model import prepare_default_model
+    from tts_proxy.embedded.server import EmbeddedVLLM
+    from tts_proxy.settings import Settings
+
+    overrides = {
+        k: v
+        for k, v in {
+            "host": args.host,
+            "port": args.port,
+            "backend_url": args.backend_url,
+            "controllers_dir": args.controllers_dir,
+            "default_controller": args.default_controller,
+        }.items()
+        if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(f"tts-proxy: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    embedded = None
+    if settings.backend_url is None:
+        model_dir = settings.model_path or prepare_default_model()
+        embedded = EmbeddedVLLM(model_dir, served_name=settings.served_model_name)
+        print(f"[tts-proxy] starting vLLM ({model_dir}) on {embedded.url}", file=sys.stderr)
+        embedded.start()
+        try:
+            embedded.wait_ready(progress=True)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"tts-proxy: {exc}", file=sys.stderr)
+            return 1
+        settings = settings.model_copy(update={"backend_url": embedded.url})
+    try:
+        assert settings.backend_url is not None
+        backend = VLLMBackend(
+            settings.backend_url,
+            api_key=settings.backend_api_key,
+            timeout=settings.backend_timeout,
+        )
+        app = create_app(settings, backend)
+        print(f"[tts-proxy] serving on http://{settings.host}:{settings.port}/v1", file=sys.stderr)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from tts_proxy.controllers import ControllerRegistry
+    from tts_proxy.controllers.base import Limits
+    from tts_proxy.replay.evaluate import evaluate
+    from tts_proxy.replay.importers import load_replay
+
+    registry = ControllerRegistry([args.controllers_dir] if args.controllers_dir else [])
+    controller = registry.get(args.controller)
+    questions = load_replay(args.data)
+    limits = Limits(max_branches=args.max_branches) if args.max_branches else None
+    result = evaluate(
+        controller,
+        questions,
+        args.beta,
+        limits=limits,
+        repeats=args.repeats,
+        seed=args.seed,
+        pool=args.pool,
+    )
+    summary = result.summary() | {"data": str(args.data)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+def _beta(value: str) -> float:
+    beta = float(value)
+    if not 0.0 <= beta <= 1.0:
+        raise argparse.ArgumentTypeError(f"beta must be in [0, 1], got {value}")
+    return beta
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tts-proxy", description="test-time-scaling proxy")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the OpenAI-compatible proxy")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--backend-url", help="proxy this vLLM instead of starting one")
+    serve.add_argument("--controllers-dir", type=Path)
+    serve.add_argument("--default-controller")
+    serve.set_defaults(func=_serve)
+
+    replay = sub.add_parser("replay", help="evaluate a controller on recorded trajectories")
+    replay.add_argument("--data", type=Path, required=True)
+    replay.add_argument("--controller", required=True)
+    replay.add_argument("--beta", type=_beta, required=True)
+    replay.add_argument("--repeats", type=int, default=16)
+    replay.add_argument("--seed", type=int, default=0)
+    replay.add_argument("--pool", type=int, help="use N of the recorded trajectories per question")
+    replay.add_argument("--max-branches", type=int, help="width cap (default: the pool)")
+    replay.add_argument("--controllers-dir", type=Path)
+    replay.add_argument("--json", action="store_true", help="print one JSON line")
+    replay.set_defaults(func=_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except TTSProxyError as exc:
+        print(f"tts-proxy: {exc.message}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

