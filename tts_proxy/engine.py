@@ -10,7 +10,6 @@ answers by the controller's aggregation.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -184,20 +183,25 @@ class Search:
         return chunk if cap is None else max(1, min(chunk, cap - branch.tokens))
 
     def _fit_budget(self, plan: _Plan) -> None:
-        """Drop extensions that cannot fit in what is left of the budget."""
+        """Give each extension at most what is left of the budget; drop those that get none."""
         if self.limits.budget is None:
             return
         left = self.limits.budget - self.tokens
-        fits = max(1, math.ceil(left / self.limits.chunk_tokens))
-        if len(plan.extend) > fits:
-            dropped = plan.extend[fits:]
-            plan.rejected += len(dropped)
-            plan.extend = plan.extend[:fits]
-            # A new branch that got no chunk was never started (new ones are at the tail).
-            for branch, _ in reversed(dropped):
-                if branch.depth == 0 and self.branches and branch is self.branches[-1]:
-                    self.branches.pop()
-            plan.extend = [(b, min(n, max(1, left))) for b, n in plan.extend]
+        kept: list[tuple[BranchState, int]] = []
+        dropped: list[BranchState] = []
+        for branch, n in plan.extend:
+            if left <= 0:
+                dropped.append(branch)
+                continue
+            take = min(n, left)
+            kept.append((branch, take))
+            left -= take
+        plan.extend = kept
+        plan.rejected += len(dropped)
+        # A new branch that got no chunk was never started (new ones are at the tail).
+        for branch in reversed(dropped):
+            if branch.depth == 0 and self.branches and branch is self.branches[-1]:
+                self.branches.pop()
 
     async def _execute(self, plan: _Plan) -> None:
         ep = self.episode

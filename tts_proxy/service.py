@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from tts_proxy.backends.vllm import Sampling, VLLMBackend
+from tts_proxy.backends.base import ModelServer, Sampling
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
 from tts_proxy.engine import SearchResult, run_search
@@ -66,7 +66,7 @@ def _parse_beta_header(value: str) -> float:
 class TTSService:
     """Runs TTS requests against one vLLM backend with the registry's controllers."""
 
-    def __init__(self, settings: Settings, backend: VLLMBackend, registry: ControllerRegistry):
+    def __init__(self, settings: Settings, backend: ModelServer, registry: ControllerRegistry):
         self.settings = settings
         self.backend = backend
         self.registry = registry

@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tts_proxy.api import errors, routes
-from tts_proxy.backends.vllm import VLLMBackend
+from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.service import TTSService
 from tts_proxy.settings import Settings
 
 
 def create_app(
-    settings: Settings, backend: VLLMBackend, registry: ControllerRegistry | None = None
+    settings: Settings, backend: ModelServer, registry: ControllerRegistry | None = None
 ) -> FastAPI:
     """An app serving ``backend``; the backend is closed when the app shuts down."""
     registry = registry or ControllerRegistry(

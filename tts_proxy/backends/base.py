@@ -6,9 +6,9 @@ trajectory for replay); the engine only sees chunk and probe results.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tts_proxy.state import BranchState
 
@@ -22,6 +22,18 @@ class Chunk:
     finished: bool = False
     finish_reason: str | None = None
     answer: str | None = None  # the final answer, when the backend knows it (replay)
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How branches are sampled (from the client's request) and how probes read answers."""
+
+    temperature: float = 0.8
+    top_p: float | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    probe_suffix_ids: tuple[int, ...] = ()
+    probe_tokens: int = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +58,39 @@ class Episode(Protocol):
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]: ...
 
     async def release(self, branches: Sequence[BranchState]) -> None: ...
+
+
+class Passthrough(Protocol):
+    """A backend response forwarded as-is."""
+
+    status_code: int
+    media_type: str
+
+    def body(self) -> AsyncIterator[bytes]: ...
+
+
+class ModelServer(Protocol):
+    """What the HTTP service needs from a live model server (``VLLMBackend``, or a test fake)."""
+
+    calls: int
+
+    async def health(self) -> bool: ...
+
+    async def models(self) -> list[dict[str, Any]]: ...
+
+    async def max_model_len(self, model: str) -> int | None: ...
+
+    async def tokenize(
+        self,
+        model: str,
+        *,
+        prompt: str | None = None,
+        messages: Any = None,
+        add_special_tokens: bool = True,
+    ) -> list[int]: ...
+
+    async def passthrough(self, path: str, body: dict[str, Any]) -> Passthrough: ...
+
+    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> Episode: ...
+
+    async def close(self) -> None: ...

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import openai
 
 from tts_proxy.answers import extract_probe_answer
-from tts_proxy.backends.base import Chunk, ProbeResult
+from tts_proxy.backends.base import Chunk, ProbeResult, Sampling
 from tts_proxy.errors import (
     BackendError,
     BackendTimeoutError,
@@ -49,18 +48,6 @@ def translate_error(exc: Exception) -> TTSProxyError:
             return err
         return BackendError(f"the model server failed: {message}")
     return BackendError(f"the model server answered something unreadable: {exc}")
-
-
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """How branches are sampled (from the client's request) and how probes read answers."""
-
-    temperature: float = 0.8
-    top_p: float | None = None
-    seed: int | None = None
-    stop: list[str] | None = None
-    probe_suffix_ids: tuple[int, ...] = ()
-    probe_tokens: int = 24
 
 
 class PassthroughResponse:

@@ -1,8 +1,8 @@
 """Probe-and-exit (Dynasor-CoT's certaindex, Fu et al. 2024).
 
-One branch (two from beta 0.75 on); after every chunk the branch is probed for the answer it
-would give now, and the search answers as soon as the last k probes of a branch agree. beta
-maps onto k from 2 to 6 (patience before trusting agreement). A finished branch answers.
+One branch; after every chunk it is probed for the answer it would give now, and the search
+answers as soon as the last k probes agree. beta maps onto k from 2 to 8 (patience before
+trusting agreement), so more beta never stops earlier. A finished branch answers.
 """
 
 from __future__ import annotations
@@ -34,15 +34,11 @@ class ProbeExit(Controller):
 
     @property
     def k(self) -> int:
-        return round(interpolate(2, 6, self.beta))
-
-    @property
-    def width(self) -> int:
-        return 1 if self.beta < 0.75 else 2
+        return round(interpolate(2, 8, self.beta))
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:
-            return [Branch(self.width)]
+            return [Branch(1)]
         finished = [b for b in view.branches if b.finished and b.answer is not None]
         if finished:
             return [Answer(finished[0].answer)]

@@ -1,0 +1,173 @@
+"""The HTTP surface over a fake model server: shapes, passthrough, streaming and errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.fakes import FakeModelServer, Script
+from tts_proxy.api.app import create_app
+from tts_proxy.settings import Settings
+
+pytestmark = pytest.mark.anyio
+CHAT = [{"role": "user", "content": "2+2?"}]
+
+
+@pytest.fixture
+def server() -> FakeModelServer:
+    return FakeModelServer([Script(3, "4", ["4", "4", "4"]), Script(2, "5", ["5", "5"])])
+
+
+@pytest.fixture
+async def client(server: FakeModelServer) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(backend_url="http://fake", keepalive_seconds=0.01, chunk_tokens=8)
+    app = create_app(settings, server)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:
+        yield c
+
+
+def assert_openai_error(response: httpx.Response, status: int, param: str | None) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["param"] == param
+    assert "Traceback" not in response.text
+    message: str = body["error"]["message"]
+    return message
+
+
+async def test_plain_request_is_passed_through_unchanged(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    body = {"model": "fake", "messages": CHAT, "logit_bias": {"1": 2}, "temperature": 0.3}
+    r = await client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200 and r.json() == {"passthrough": True}
+    assert server.forwarded == [("/chat/completions", body)]
+    assert not server.episodes
+
+
+async def test_controller_none_is_passthrough_without_the_tts_block(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    body = {"model": "fake", "messages": CHAT, "tts": {"controller": "none"}}
+    await client.post("/v1/chat/completions", json=body)
+    assert server.forwarded == [("/chat/completions", {"model": "fake", "messages": CHAT})]
+
+
+async def test_tts_chat_returns_answer_usage_and_summary(client: httpx.AsyncClient) -> None:
+    body = {"model": "fake", "messages": CHAT, "tts": {"beta": 1.0, "controller": "sc",
+            "max_branches": 2}}  # fmt: skip
+    r = await client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    tts = data["tts"]
+    assert tts["controller"] == "sc" and tts["branches"] == 2
+    assert data["usage"]["completion_tokens"] == tts["tokens"] == 5 * 8
+    assert data["usage"]["prompt_tokens"] == len("2+2?")
+    assert tts["answer"] == "4"
+    assert "\\boxed{4}" in data["choices"][0]["message"]["content"]
+    assert r.headers["x-tts-request-id"] == tts["request_id"]
+
+
+@pytest.mark.parametrize(
+    ("how", "expected_controller"),
+    [
+        ({"headers": {"X-TTS-Beta": "0.2"}}, "probe_exit"),
+        ({"model": "sc/fake"}, "sc"),
+    ],
+)
+async def test_tts_by_header_or_model_alias(
+    client: httpx.AsyncClient, how: dict[str, object], expected_controller: str
+) -> None:
+    body = {"model": how.get("model", "fake"), "messages": CHAT}
+    r = await client.post("/v1/chat/completions", json=body, headers=how.get("headers"))  # type: ignore[arg-type]
+    assert r.status_code == 200, r.text
+    assert r.json()["tts"]["controller"] == expected_controller
+    assert r.json()["model"] == body["model"]  # the model the client asked for
+
+
+async def test_streaming_tts_sends_keepalives_then_chunks(client: httpx.AsyncClient) -> None:
+    body = {"model": "fake", "messages": CHAT, "stream": True,
+            "stream_options": {"include_usage": True}, "tts": {"controller": "sc"}}  # fmt: skip
+    async with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        raw = (await r.aread()).decode()
+    events = [e for e in raw.split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    payloads = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
+    text = "".join(p["choices"][0]["delta"].get("content", "") for p in payloads if p["choices"])
+    assert "\\boxed{" in text
+    assert payloads[-1]["usage"]["completion_tokens"] > 0
+    assert any("tts" in p for p in payloads)
+
+
+async def test_completions_with_tts(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/completions", json={"model": "fake", "prompt": "2+2=", "tts": {"beta": 0.0}}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["object"] == "text_completion"
+    assert r.json()["choices"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "fake", "messages": CHAT, "tts": {"beta": 1.5}}, "tts.beta"),
+        ({"model": "fake", "messages": CHAT, "tts": {"beta": -0.1}}, "tts.beta"),
+        ({"model": "fake", "messages": CHAT, "tts": {"controller": "nope"}}, "tts.controller"),
+        ({"model": "fake", "messages": CHAT, "max_tokens": 0}, "max_tokens"),
+        ({"model": "fake", "messages": CHAT, "tts": {"max_tokens": -5}}, "tts.max_tokens"),
+        ({"model": "fake", "messages": CHAT, "tts": {"bogus": 1}}, "tts.bogus"),
+        ({"model": "fake", "messages": []}, "messages"),
+        ({"messages": CHAT}, "model"),
+        ({"model": "fake", "messages": CHAT, "n": 3, "tts": {}}, "n"),
+    ],
+)
+async def test_bad_requests_get_400_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, object], param: str
+) -> None:
+    r = await client.post("/v1/chat/completions", json=body)
+    message = assert_openai_error(r, 400, param)
+    assert param.split(".")[-1] in message
+
+
+async def test_nan_beta_is_rejected(client: httpx.AsyncClient) -> None:
+    raw = '{"model": "fake", "messages": [{"role": "user", "content": "x"}], "tts": {"beta": NaN}}'
+    r = await client.post("/v1/chat/completions", content=raw)
+    assert_openai_error(r, 400, "tts.beta")
+
+
+async def test_bad_json_and_bad_header(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/chat/completions", content=b"{not json")
+    assert "JSON" in assert_openai_error(r, 400, None)
+    r = await client.post("/v1/chat/completions", content=b"[1, 2]")
+    assert_openai_error(r, 400, None)
+    r = await client.post(
+        "/v1/chat/completions", json={"model": "fake", "messages": CHAT},
+        headers={"X-TTS-Beta": "lots"},
+    )  # fmt: skip
+    assert_openai_error(r, 400, "X-TTS-Beta")
+
+
+async def test_unknown_route_is_an_openai_404(client: httpx.AsyncClient) -> None:
+    assert_openai_error(await client.get("/v1/nothing"), 404, None)
+
+
+async def test_models_lists_controller_aliases(client: httpx.AsyncClient) -> None:
+    ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
+    assert "fake" in ids and "sc/fake" in ids and "probe_exit/fake" in ids
+
+
+async def test_healthz_reports_the_backend(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    assert (await client.get("/healthz")).json()["backend"] == "ok"
+    server.healthy = False
+    r = await client.get("/healthz")
+    assert r.status_code == 503 and r.json()["backend"] == "unavailable"

@@ -1,0 +1,106 @@
+"""Fakes for unit tests: a scripted episode and a model server that never runs a model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tts_proxy.backends.base import Chunk, ProbeResult, Sampling
+from tts_proxy.state import BranchState
+
+
+@dataclass
+class Script:
+    """A branch that finishes after ``chunks`` chunks with ``answer``; probes read ``probes[d-1]``."""
+
+    chunks: int
+    answer: str | None
+    probes: list[str | None] = field(default_factory=list)
+
+
+class FakeEpisode:
+    """Branch i follows ``scripts[i % len(scripts)]``; every call is recorded."""
+
+    def __init__(self, scripts: Sequence[Script], max_branches: int | None = None) -> None:
+        self.scripts = list(scripts)
+        self.max_branches = max_branches
+        self.extended: list[tuple[int, int]] = []
+        self.probed: list[tuple[int, int]] = []
+        self.released: list[int] = []
+
+    def _script(self, branch: BranchState) -> Script:
+        return self.scripts[branch.id % len(self.scripts)]
+
+    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
+        out = []
+        for branch, n in requests:
+            self.extended.append((branch.id, branch.depth))
+            script = self._script(branch)
+            done = branch.depth + 1 >= script.chunks
+            text = f"[{branch.id}:{branch.depth}]"
+            if done and script.answer is not None:
+                text += f" The answer is \\boxed{{{script.answer}}}"
+            out.append(Chunk(n, text, done, "stop" if done else None))
+        return out
+
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
+        out = []
+        for b in branches:
+            self.probed.append((b.id, b.depth))
+            probes = self._script(b).probes
+            answer = probes[b.depth - 1] if b.depth - 1 < len(probes) else None
+            out.append(ProbeResult(answer, 3, 0.9, f"{answer}}}"))
+        return out
+
+    async def release(self, branches: Sequence[BranchState]) -> None:
+        self.released += [b.id for b in branches]
+
+
+class FakePassthrough:
+    def __init__(self, status_code: int, payload: bytes) -> None:
+        self.status_code = status_code
+        self.media_type = "application/json"
+        self._payload = payload
+
+    async def body(self) -> AsyncIterator[bytes]:
+        yield self._payload
+
+
+class FakeModelServer:
+    """Tokenizes by characters and serves scripted episodes."""
+
+    def __init__(self, scripts: Sequence[Script], *, healthy: bool = True) -> None:
+        self.scripts = scripts
+        self.healthy = healthy
+        self.calls = 0
+        self.episodes: list[FakeEpisode] = []
+        self.forwarded: list[tuple[str, dict[str, Any]]] = []
+
+    async def health(self) -> bool:
+        return self.healthy
+
+    async def models(self) -> list[dict[str, Any]]:
+        return [{"id": "fake", "object": "model", "max_model_len": 4096}]
+
+    async def max_model_len(self, model: str) -> int | None:
+        return 4096
+
+    async def tokenize(
+        self, model: str, *, prompt: str | None = None, messages: Any = None,
+        add_special_tokens: bool = True,
+    ) -> list[int]:  # fmt: skip
+        text = prompt if messages is None else "".join(str(m.get("content")) for m in messages)
+        return [ord(c) for c in text or ""]
+
+    async def passthrough(self, path: str, body: dict[str, Any]) -> FakePassthrough:
+        self.forwarded.append((path, body))
+        return FakePassthrough(200, b'{"passthrough": true}')
+
+    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> FakeEpisode:
+        episode = FakeEpisode(self.scripts)
+        self.episodes.append(episode)
+        return episode
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,133 @@
+"""Engine semantics against a scripted fake episode: actions, admissibility, budget, stopping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from tests.fakes import FakeEpisode, Script
+from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.engine import run_search
+from tts_proxy.state import View
+
+pytestmark = pytest.mark.anyio
+
+
+class Scripted(Controller):
+    """Plays back a fixed list of rounds, then answers by majority."""
+
+    name = "scripted"
+
+    def __init__(self, rounds: Sequence[Sequence[Action]], limits: Limits) -> None:
+        super().__init__(0.5, limits)
+        self.rounds = list(rounds)
+        self.views: list[View] = []
+
+    def decide(self, view: View) -> Sequence[Action]:
+        self.views.append(view)
+        return self.rounds[view.round] if view.round < len(self.rounds) else [Answer()]
+
+
+class Forever(Controller):
+    """Never answers: keeps continuing every branch and starting new ones."""
+
+    name = "forever"
+
+    def decide(self, view: View) -> Sequence[Action]:
+        return [Branch(1), *(Continue(b.id) for b in view.active)]
+
+
+async def test_branch_continue_probe_prune_answer() -> None:
+    limits = Limits(max_branches=4, chunk_tokens=10)
+    episode = FakeEpisode([Script(3, "7", ["1", "7"]), Script(3, "5", ["5", "5"])])
+    controller = Scripted(
+        [
+            [Branch(2)],
+            [Probe(0), Probe(1), Continue(0), Continue(1)],
+            [Prune(1), Continue(0), Continue(1)],  # Continue(1) after Prune(1) is refused
+        ],
+        limits,
+    )
+    result = await run_search(controller, episode, limits, record=True)
+    assert episode.extended == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2)]
+    assert episode.probed == [(0, 1), (1, 1)]
+    assert episode.released == [1]
+    b0, b1 = result.branches
+    assert b0.finished and b0.answer == "7" and b0.depth == 3
+    assert b1.pruned and not b1.finished
+    assert [p.answer for p in b0.probes] == ["1"] and b0.probes[0].depth == 1
+    assert result.branch_tokens == 50 and result.probe_tokens == 6
+    assert result.answer == "7" and result.answer_branch is b0
+    assert result.inadmissible == 1
+    assert result.log[2] == [Prune(1), Continue(0)]
+
+
+async def test_inadmissible_actions_are_dropped() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=5)
+    episode = FakeEpisode([Script(1, "3")])
+    controller = Scripted(
+        [
+            [Branch(5)],  # only 2 fit
+            [Continue(0), Probe(0), Continue(9), Prune(9)],  # 0 finished; 9 does not exist
+        ],
+        limits,
+    )
+    result = await run_search(controller, episode, limits)
+    assert len(result.branches) == 2
+    assert result.inadmissible == 3 + 4
+    assert result.stop_reason == "exhausted"
+
+
+async def test_one_probe_per_depth() -> None:
+    limits = Limits(max_branches=1, chunk_tokens=5)
+    episode = FakeEpisode([Script(5, "3", ["1", "2", "3"])])
+    controller = Scripted([[Branch(1)], [Probe(0), Probe(0)], [Probe(0)]], limits)
+    result = await run_search(controller, episode, limits)
+    assert episode.probed == [(0, 1)]
+    assert result.inadmissible == 2
+
+
+async def test_budget_is_enforced() -> None:
+    limits = Limits(max_branches=100, budget=95, chunk_tokens=10)
+    episode = FakeEpisode([Script(1000, "1")])
+    result = await run_search(Forever(0.5, limits), episode, limits)
+    assert result.stop_reason == "budget"
+    assert result.tokens == 95
+
+
+async def test_round_limit_stops_a_controller_that_never_answers() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=1)
+    episode = FakeEpisode([Script(10**6, "1")])
+    result = await run_search(Forever(0.5, limits), episode, limits, max_rounds=25)
+    assert result.stop_reason == "round_limit"
+    assert result.rounds == 25
+
+
+async def test_branch_length_cap_finishes_a_branch_and_reads_its_answer() -> None:
+    limits = Limits(max_branches=1, chunk_tokens=10, max_branch_tokens=25)
+    episode = FakeEpisode([Script(100, None)])
+    result = await run_search(Forever(0.5, limits), episode, limits)
+    (b,) = result.branches
+    assert b.finished and b.finish_reason == "length" and b.tokens == 25
+    assert b.depth == 3  # 10 + 10 + the 5 that were left
+
+
+async def test_no_progress_ends_with_majority_of_probes() -> None:
+    limits = Limits(max_branches=3, chunk_tokens=4)
+    episode = FakeEpisode([Script(9, "x", ["4"]), Script(9, "x", ["4"]), Script(9, "x", ["5"])])
+    controller = Scripted([[Branch(3)], [Probe(0), Probe(1), Probe(2)], []], limits)
+    result = await run_search(controller, episode, limits)
+    assert result.stop_reason == "no_progress"
+    assert result.answer == "4"
+    assert result.answer_probe is not None and result.answer_probe.answer == "4"
+
+
+async def test_votes_group_equivalent_answers() -> None:
+    limits = Limits(max_branches=5, chunk_tokens=4)
+    scripts = [Script(1, "1/2"), Script(1, "\\frac{1}{2}"), Script(1, "0.5"), Script(1, "3"),
+               Script(1, "3")]  # fmt: skip
+    controller = Scripted([[Branch(5)]], limits)
+    result = await run_search(controller, FakeEpisode(scripts), limits)
+    assert result.answer == "1/2"
