@@ -28,6 +28,9 @@ _PATTERNS = [
     re.compile(r"####\s*(.+?)\s*$", re.MULTILINE),
 ]
 _WORD = re.compile(r"[A-Za-z][A-Za-z' ]*")
+# A bare word of three or more letters (not a LaTeX command) marks prose, not mathematics.
+_PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+_INTEGER = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+|[-+]?\d+")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 
 
@@ -115,14 +118,30 @@ def _exact(expr: Any) -> Any:
     return expr
 
 
-@lru_cache(maxsize=65536)
+_REMEMBERED: dict[str, str] = {}
+
+
 def answer_key(answer: str) -> str:
     """Canonical key of an answer: equal keys vote together."""
+    key = _REMEMBERED.get(answer)
+    return key if key is not None else _computed_key(answer)
+
+
+def remember_keys(keys: dict[str, str]) -> None:
+    """Seed known keys (from ``tts_proxy.replay.key_cache``) so they are not recomputed."""
+    _REMEMBERED.update(keys)
+
+
+@lru_cache(maxsize=65536)
+def _computed_key(answer: str) -> str:
     s = normalise(answer)
     if not s:
         return ""
-    if _WORD.fullmatch(s) and len(s) > 1:
-        # Words are text; math-verify would read "yajo" as the product y*a*j*o.
+    if _INTEGER.fullmatch(s):  # the common case, without a trip through the LaTeX parser
+        return str(int(s.replace(",", "")))
+    if (_WORD.fullmatch(s) and len(s) > 1) or _PROSE.search(s):
+        # Text, not mathematics: math-verify would read "yajo" as the product y*a*j*o, and
+        # parsing a sentence is slow and meaningless.
         return " ".join(s.lower().split())
     expr = _parsed(s)
     if expr is None or isinstance(expr, str):

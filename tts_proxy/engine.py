@@ -50,13 +50,17 @@ class SearchResult:
         return sum(1 for b in self.branches if b.pruned)
 
 
-@dataclass(slots=True)
 class _Plan:
-    prune: list[BranchState] = field(default_factory=list)
-    extend: list[tuple[BranchState, int]] = field(default_factory=list)
-    probe: list[BranchState] = field(default_factory=list)
-    answer: Answer | None = None
-    rejected: int = 0
+    """One round's admissible work."""
+
+    __slots__ = ("answer", "extend", "probe", "prune", "rejected")
+
+    def __init__(self) -> None:
+        self.prune: list[BranchState] = []
+        self.extend: list[tuple[BranchState, int]] = []
+        self.probe: list[BranchState] = []
+        self.answer: Answer | None = None
+        self.rejected = 0
 
     def executed(self) -> list[Action]:
         new = sum(1 for b, _ in self.extend if b.depth == 0)
@@ -128,36 +132,41 @@ class Search:
     def _plan(self, actions: Sequence[Action]) -> _Plan:
         plan = _Plan()
         by_id = self.branches
-        continuing: set[int] = set()
+        size = len(by_id)
+        # Sets only when a round has several actions (a lone action cannot repeat itself).
+        continuing: set[int] | list[int] = set() if len(actions) > 1 else []
         probing: set[int] = set()
         new = 0
         for action in actions:
-            if isinstance(action, Answer):
-                plan.answer = action
+            kind = type(action)
+            if kind is Continue or kind is Probe or kind is Prune:
+                bid = action.branch  # type: ignore[union-attr]
+                branch = by_id[bid] if 0 <= bid < size else None
+                if branch is None or not branch.active:
+                    plan.rejected += 1
+                elif kind is Continue:
+                    if bid in continuing:
+                        plan.rejected += 1
+                    elif isinstance(continuing, set):
+                        continuing.add(bid)
+                    else:
+                        continuing.append(bid)
+                elif kind is Probe:
+                    if branch.depth == 0 or branch.probed_at_depth or bid in probing:
+                        plan.rejected += 1
+                    else:
+                        probing.add(bid)
+                        plan.probe.append(branch)
+                else:
+                    plan.prune.append(branch)
+            elif kind is Branch:
+                new += max(0, action.n)  # type: ignore[union-attr]
+            elif kind is Answer:
+                plan.answer = action  # type: ignore[assignment]
                 return plan
-            if isinstance(action, Branch):
-                new += max(0, action.n)
-                continue
-            bid = action.branch
-            branch = by_id[bid] if 0 <= bid < len(by_id) else None
-            if branch is None or not branch.active:
-                plan.rejected += 1
-            elif isinstance(action, Prune):
-                plan.prune.append(branch)
-            elif isinstance(action, Continue):
-                if bid in continuing:
-                    plan.rejected += 1
-                else:
-                    continuing.add(bid)
-            elif isinstance(action, Probe):
-                if branch.depth == 0 or branch.probed_at_depth or bid in probing:
-                    plan.rejected += 1
-                else:
-                    probing.add(bid)
-                    plan.probe.append(branch)
             else:
                 plan.rejected += 1
-        pruned = {b.id for b in plan.prune}
+        pruned = {b.id for b in plan.prune} if plan.prune else ()
         room = self.max_branches - len(self.branches)
         if new > room:
             plan.rejected += new - room
@@ -173,7 +182,8 @@ class Search:
             branch = BranchState(id=len(self.branches))
             self.branches.append(branch)
             plan.extend.append((branch, self._chunk_for(branch)))
-        plan.probe = [b for b in plan.probe if b.id not in pruned]
+        if pruned and plan.probe:
+            plan.probe = [b for b in plan.probe if b.id not in pruned]
         self._fit_budget(plan)
         return plan
 
@@ -207,6 +217,7 @@ class Search:
         ep = self.episode
         for branch in plan.prune:
             branch.pruned = True
+            branch.active = False
         if plan.prune:
             await ep.release(plan.prune)
         if plan.extend and plan.probe:
@@ -238,6 +249,7 @@ class Search:
             finished, reason = True, "length"
         if finished:
             branch.finished = True
+            branch.active = False
             branch.finish_reason = reason
             branch.answer = chunk.answer if chunk.answer is not None else extract_answer(branch.text)
 

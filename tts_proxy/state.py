@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tts_proxy.answers import answer_key
 
@@ -33,10 +34,7 @@ class BranchState:
     answer: str | None = None  # the final answer, once finished
     probes: list[ProbeRecord] = field(default_factory=list)
     text: str = ""
-
-    @property
-    def active(self) -> bool:
-        return not (self.finished or self.pruned)
+    active: bool = True  # neither finished nor pruned; kept by the engine (read in hot loops)
 
     @property
     def last_probe(self) -> ProbeRecord | None:
@@ -54,9 +52,11 @@ class BranchState:
         return self.probes[-1].answer if self.probes else None
 
 
-@dataclass(frozen=True, slots=True)
-class View:
-    """What a controller may see: branches, spend, budget and round. Never the future."""
+class View(NamedTuple):
+    """What a controller may see: branches, spend, budget and round. Never the future.
+
+    A NamedTuple: immutable like a frozen dataclass, and cheap to build every round.
+    """
 
     branches: Sequence[BranchState]
     round: int

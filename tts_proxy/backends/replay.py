@@ -23,14 +23,16 @@ class ReplayEpisode:
         self._trajectories: list[RecordedBranch] = [question.branches[i] for i in order]
         self.max_branches: int | None = len(self._trajectories)
         self._chunk = question.chunk_tokens
+        self._step = Chunk(tokens=self._chunk)  # immutable, so every mid-branch step shares it
 
     async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
         chunks = []
+        step = self._step
         for branch, _ in requests:
             rec = self._trajectories[branch.id]
             done = len(rec.probe_answers)
             if branch.depth < done:
-                chunks.append(Chunk(tokens=self._chunk))
+                chunks.append(step)
             else:
                 rest = max(0, rec.n_tokens - self._chunk * done)
                 chunks.append(Chunk(rest, "", True, "stop", rec.final_answer))

@@ -20,6 +20,7 @@ from typing import Any
 from tts_proxy.answers import extract_answer
 from tts_proxy.errors import ReplayDataError
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
+from tts_proxy.replay.key_cache import prime_answer_keys
 
 _TOKEN_ESTIMATE = re.compile(r"\w+|[^\w\s]")
 _NO_ANSWER = {"ERR", "", "None"}
@@ -90,8 +91,13 @@ def from_texts(
 
 
 def load_replay(path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK) -> list[ReplayQuestion]:
-    """Read any supported replay file; the format is detected from its content."""
-    path = Path(path)
+    """Read any supported replay file (format detected from its content), keys primed."""
+    questions = _load(Path(path), chunk_tokens)
+    prime_answer_keys(questions)
+    return questions
+
+
+def _load(path: Path, chunk_tokens: int) -> list[ReplayQuestion]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

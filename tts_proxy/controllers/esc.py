@@ -1,0 +1,46 @@
+"""Early-stopping self-consistency (Li et al. 2024): sample windows of w = 5 branches in
+parallel; stop as soon as one window is unanimous, else sample the next window; answer by
+majority of everything sampled.
+
+beta maps the number of windows allowed: 1 + round(beta * (max_windows - 1)), where
+max_windows = max_branches // w. The stopping rule does not depend on beta, so on the same
+ordering of samples more beta can only draw more windows, never fewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tts_proxy.actions import Action, Answer, Branch, Continue
+from tts_proxy.answers import answer_key
+from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.state import View
+
+WINDOW = 5
+
+
+class EarlyStoppingSC(Controller):
+    name = "esc"
+
+    @property
+    def window(self) -> int:
+        return min(WINDOW, self.limits.max_branches)
+
+    @property
+    def max_samples(self) -> int:
+        windows = max(1, self.limits.max_branches // self.window)
+        return self.window * (1 + round(interpolate(0, windows - 1, self.beta)))
+
+    def decide(self, view: View) -> Sequence[Action]:
+        branches = view.branches
+        w = self.window
+        last = branches[(len(branches) - 1) // w * w :] if branches else []
+        running = [Continue(b.id) for b in last if b.active]  # only the newest window runs
+        if running:
+            return running
+        if last:
+            keys = {answer_key(b.answer) if b.answer is not None else None for b in last}
+            if len(last) == w and len(keys) == 1 and None not in keys:
+                return [Answer()]
+        room = min(view.can_branch, self.max_samples - len(branches))
+        return [Branch(min(w, room))] if room > 0 else [Answer()]

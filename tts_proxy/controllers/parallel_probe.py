@@ -1,0 +1,63 @@
+"""Parallel-Probe: a fixed cohort runs in lock-step, every branch is probed after every chunk;
+the search stops on cross-branch consensus (a large enough share of the cohort's current
+answers agree), and branches that keep deviating from the consensus are pruned.
+
+beta maps: cohort N = round(4 + 12 beta) (4..16), consensus share 0.5 + 0.4 beta,
+the depth before the first stop min_depth = round(2 + 6 beta), and deviants are pruned after
+disagreeing for patience = round(2 + 4 beta) consecutive probes (at most half the cohort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.answers import answer_key
+from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.state import BranchState, View
+
+
+def disagrees_for(branch: BranchState, leader: str, probes: int) -> bool:
+    """Whether the branch's last ``probes`` probes all failed to give ``leader``."""
+    history = branch.probes
+    if len(history) < probes:
+        return False
+    for p in history[-probes:]:
+        if p.answer is not None and answer_key(p.answer) == leader:
+            return False
+    return True
+
+
+class ParallelProbe(Controller):
+    name = "parallel_probe"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        b = self.beta
+        self.cohort = min(self.limits.max_branches, round(interpolate(4, 16, b)))
+        self.share = interpolate(0.5, 0.9, b)
+        self.min_depth = round(interpolate(2, 8, b))
+        self.patience = round(interpolate(2, 6, b))
+
+    def decide(self, view: View) -> Sequence[Action]:
+        if not view.branches:
+            return [Branch(self.cohort)]
+        active = view.active
+        unprobed = [Probe(b.id) for b in active if b.depth > 0 and not b.probed_at_depth]
+        if unprobed:
+            return unprobed
+        votes = view.current_votes()
+        if not active:
+            return [Answer()]
+        if votes:
+            leader, count = votes.most_common(1)[0]
+            depth = max(b.depth for b in view.branches)
+            alive = sum(1 for b in view.branches if not b.pruned)
+            if depth >= self.min_depth and count >= self.share * alive:
+                return [Answer()]
+            prunable = len(active) - self.cohort // 2
+            deviants = [b for b in active if disagrees_for(b, leader, self.patience)]
+            prunes = [Prune(b.id) for b in deviants[: max(0, prunable)]]
+            pruned = {p.branch for p in prunes}
+            return [*prunes, *(Continue(b.id) for b in active if b.id not in pruned)]
+        return [Continue(b.id) for b in active]
