@@ -1,0 +1,66 @@
+"""ReplayEpisode: AutoTTS cost accounting and determinism."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.replay.synthetic import synthetic_question
+from tts_proxy.backends.replay import ReplayEpisode
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers.sc import SelfConsistency
+from tts_proxy.engine import run_search
+from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
+from tts_proxy.replay.evaluate import ordering, replay_one
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_each_step_costs_a_chunk_and_the_last_costs_the_rest() -> None:
+    q = ReplayQuestion("q", "", "5", (RecordedBranch(("1", None, "5"), 1730, "5"),), 500)
+    limits = Limits(max_branches=1, chunk_tokens=500)
+    result = await run_search(SelfConsistency(1.0, limits), ReplayEpisode(q, [0]), limits)
+    (b,) = result.branches
+    assert b.depth == 4 and b.finished and b.answer == "5"
+    assert result.branch_tokens == 1730 == b.tokens  # 3 x 500 + 230
+    assert result.probe_tokens == 0
+
+
+async def test_probe_reads_the_recorded_answer_for_free() -> None:
+    q = ReplayQuestion("q", "", "5", (RecordedBranch(("1", None, "5"), 1730, "5"),), 500)
+    episode = ReplayEpisode(q, [0])
+    from tts_proxy.state import BranchState
+
+    answers = []
+    for depth in (1, 2, 3):
+        result = (await episode.probe([BranchState(0, depth=depth)]))[0]
+        answers.append(result.answer)
+        assert result.tokens == 0
+    assert answers == ["1", None, "5"]
+
+
+async def test_a_branch_with_probes_past_its_end_costs_no_more_than_recorded_steps() -> None:
+    q = ReplayQuestion("q", "", "5", (RecordedBranch(("5", "5"), 900, "5"),), 500)
+    limits = Limits(max_branches=1, chunk_tokens=500)
+    result = await run_search(SelfConsistency(1.0, limits), ReplayEpisode(q, [0]), limits)
+    assert result.branch_tokens == 1000  # two recorded steps; the finishing step adds nothing
+
+
+@pytest.mark.parametrize("controller", ["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc"])
+async def test_replaying_the_same_episode_twice_is_identical(controller: str) -> None:
+    cls = ControllerRegistry().get(controller)
+    q = synthetic_question(3)
+    limits = Limits(max_branches=16, chunk_tokens=q.chunk_tokens)
+    order = ordering(0, 5, len(q.branches), 16, seed=11)
+    runs = [await replay_one(cls, q, 0.5, limits, order, seed=11, record=True) for _ in range(2)]
+    a, b = runs
+    assert a.log == b.log and a.log
+    assert (a.answer, a.tokens, a.rounds, a.stop_reason) == (b.answer, b.tokens, b.rounds, b.stop_reason)
+    assert [x.tokens for x in a.branches] == [x.tokens for x in b.branches]
+
+
+def test_orderings_depend_on_seed_and_repeat_only() -> None:
+    assert ordering(1, 2, 50, None, 0) == ordering(1, 2, 50, None, 0)
+    assert ordering(1, 2, 50, None, 0) != ordering(1, 3, 50, None, 0)
+    assert ordering(1, 2, 50, None, 0) != ordering(1, 2, 50, None, 1)
+    assert len(ordering(0, 0, 50, 10, 0)) == 10

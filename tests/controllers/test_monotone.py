@@ -1,0 +1,74 @@
+"""Every controller maps beta monotonically: more beta never spends less on the same question."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from tests.conftest import shared_file
+from tests.replay.synthetic import synthetic_question
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.base import Limits
+from tts_proxy.replay.environment import ReplayQuestion
+from tts_proxy.replay.evaluate import evaluate
+from tts_proxy.replay.importers import load_replay
+
+BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+# Exactly monotone by construction: a fixed stopping rule and a beta-monotone allowance.
+EXACT = ["sc", "asc", "esc", "probe_exit", "parallel_probe"]
+
+
+def tokens_by_question(
+    name: str, questions: list[ReplayQuestion], beta: float, repeats: int
+) -> dict[int, float]:
+    cls = ControllerRegistry().get(name)
+    ev = evaluate(cls, questions, beta, limits=Limits(max_branches=64), repeats=repeats)
+    per: dict[int, float] = defaultdict(float)
+    for e in ev.episodes:
+        per[e.question] += e.tokens / repeats
+    return per
+
+
+def assert_monotone_per_question(name: str, questions: list[ReplayQuestion], repeats: int) -> None:
+    spend = [tokens_by_question(name, questions, b, repeats) for b in BETAS]
+    for q in range(len(questions)):
+        series = [s[q] for s in spend]
+        assert series == sorted(series), f"{name} question {q}: {series}"
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_exact_monotone_on_synthetic_questions(name: str) -> None:
+    assert_monotone_per_question(name, [synthetic_question(s) for s in range(6)], repeats=4)
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_exact_monotone_on_shared_aime(name: str) -> None:
+    questions = load_replay(shared_file("autotts", "Qwen3-8B", "aime24.json"))
+    assert_monotone_per_question(name, questions, repeats=4)
+
+
+def test_cmc_spends_more_with_more_beta_on_average() -> None:
+    """CMC's stopping is dynamic, so a single question can invert; the mean never does."""
+    questions = load_replay(shared_file("autotts", "Qwen3-8B", "aime24.json"))
+    means = [sum(tokens_by_question("cmc", questions, b, 4).values()) for b in BETAS]
+    assert means == sorted(means), means
+
+
+@pytest.mark.parametrize("name", [*EXACT, "cmc"])
+def test_settings_are_monotone_in_beta(name: str) -> None:
+    """Beta outside [0, 1] is refused; inside, construction works at every grid point."""
+    cls = ControllerRegistry().get(name)
+    for beta in BETAS:
+        cls(beta, Limits(max_branches=64))
+    with pytest.raises(ValueError):
+        cls(1.5, Limits())
+
+
+def test_cmc_settings_grow_with_beta() -> None:
+    from tts_proxy.controllers.cmc import CMCSettings
+
+    grid = [CMCSettings.from_beta(b, Limits(max_branches=64)) for b in BETAS]
+    for field in ("initial_width", "max_width", "widen_by", "tau", "min_pool", "abandon_patience"):
+        values = [getattr(s, field) for s in grid]
+        assert values == sorted(values), (field, values)

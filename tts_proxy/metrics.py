@@ -1,0 +1,113 @@
+"""Every Prometheus metric the proxy exports, declared in one place.
+
+Names follow Prometheus conventions: prefix ``tts_``, base units, counters end in ``_total``.
+Labels come only from bounded sets: controller names (the registry), model names (the
+backend's list; anything else is ``other``), outcomes, token kinds and call kinds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+OTHER = "other"
+
+
+class ReplaySavings(Collector):
+    """``tts_replay_savings_ratio``: the last replay-measured savings of each controller.
+
+    Read at scrape time from ``savings.json`` that ``tts-proxy bench`` and discovery write:
+    ``{"controller": {"savings_ratio": float, ...}}``.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "tts_replay_savings_ratio",
+            "Share of SC@max tokens a controller saved in its last replay evaluation",
+            labels=["controller"],
+        )
+        if self.path is not None:
+            try:
+                data = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                data = {}
+            for controller, entry in sorted(data.items()):
+                ratio = entry.get("savings_ratio") if isinstance(entry, dict) else None
+                if isinstance(ratio, int | float):
+                    family.add_metric([str(controller)], float(ratio))
+        yield family
+
+
+class Metrics:
+    """The proxy's metrics, in their own registry (so several apps can live in one process)."""
+
+    def __init__(self, savings_file: Path | None = None) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tts_requests_total", "Requests by controller, model and outcome",
+            ["controller", "model", "outcome"], registry=r,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "tts_tokens_total", "Tokens spent by TTS requests, by kind (branch, probe, prompt)",
+            ["controller", "model", "kind"], registry=r,
+        )  # fmt: skip
+        self.tokens_saved = Counter(
+            "tts_estimated_tokens_saved_total",
+            "Estimated tokens saved against self-consistency at the request's width",
+            ["controller", "model"], registry=r,
+        )  # fmt: skip
+        self.branches = Histogram(
+            "tts_branches_per_request", "Branches started per TTS request", ["controller"],
+            buckets=COUNT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.probes = Histogram(
+            "tts_probes_per_request", "Probes per TTS request", ["controller"],
+            buckets=COUNT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.pruned = Histogram(
+            "tts_pruned_branches_per_request", "Pruned branches per TTS request", ["controller"],
+            buckets=COUNT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.rounds = Histogram(
+            "tts_rounds_per_request", "Controller rounds per TTS request", ["controller"],
+            buckets=COUNT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "tts_request_duration_seconds", "Time from request to last byte", ["controller"],
+            buckets=SECONDS_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.ttfb = Histogram(
+            "tts_time_to_first_byte_seconds", "Time from request to the first content byte",
+            ["controller"], buckets=SECONDS_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.backend_calls = Counter(
+            "tts_backend_calls_total", "Calls to the model server, by kind", ["kind"], registry=r
+        )
+        self.backend_errors = Counter(
+            "tts_backend_errors_total", "Failed calls to the model server, by kind", ["kind"],
+            registry=r,
+        )  # fmt: skip
+        self.in_flight = Gauge("tts_requests_in_flight", "Requests being served", registry=r)
+        self.early_answers = Counter(
+            "tts_early_answers_total", "TTS requests answered from a probe before a branch ended",
+            ["controller", "model"], registry=r,
+        )  # fmt: skip
+        r.register(ReplaySavings(savings_file))
+
+    def backend_call(self, kind: str, ok: bool) -> None:
+        self.backend_calls.labels(kind).inc()
+        if not ok:
+            self.backend_errors.labels(kind).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
