@@ -74,6 +74,7 @@ class FakeModelServer:
         self.scripts = scripts
         self.healthy = healthy
         self.calls = 0
+        self.observer = None
         self.episodes: list[FakeEpisode] = []
         self.forwarded: list[tuple[str, dict[str, Any]]] = []
 
@@ -84,7 +85,7 @@ class FakeModelServer:
         return [{"id": "fake", "object": "model", "max_model_len": 4096}]
 
     async def max_model_len(self, model: str) -> int | None:
-        return 4096
+        return 4096 if model == "fake" else None
 
     async def tokenize(
         self, model: str, *, prompt: str | None = None, messages: Any = None,

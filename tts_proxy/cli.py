@@ -30,6 +30,9 @@ def _serve(args: argparse.Namespace) -> int:
             "backend_url": args.backend_url,
             "controllers_dir": args.controllers_dir,
             "default_controller": args.default_controller,
+            "trace_dir": args.trace_dir,
+            "log_prompts": None if args.log_prompts is None else args.log_prompts == "true",
+            "explore_rate": args.explore_rate,
         }.items()
         if v is not None
     }
@@ -94,6 +97,28 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tts_proxy.collect import collect
+
+    results = asyncio.run(
+        collect(
+            args.dataset,
+            base_url=args.base_url,
+            model=args.model,
+            width=args.width,
+            concurrency=args.concurrency,
+            limit=args.limit,
+            max_tokens=args.max_tokens,
+            chunk_tokens=args.chunk_tokens,
+            state=args.state,
+        )
+    )
+    print(json.dumps({"collected": len(results)}))
+    return 0
+
+
 def _beta(value: str) -> float:
     beta = float(value)
     if not 0.0 <= beta <= 1.0:
@@ -111,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend-url", help="proxy this vLLM instead of starting one")
     serve.add_argument("--controllers-dir", type=Path)
     serve.add_argument("--default-controller")
+    serve.add_argument("--trace-dir", type=Path)
+    serve.add_argument("--log-prompts", choices=["true", "false"])
+    serve.add_argument("--explore-rate", type=float)
     serve.set_defaults(func=_serve)
 
     replay = sub.add_parser("replay", help="evaluate a controller on recorded trajectories")
@@ -124,6 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--controllers-dir", type=Path)
     replay.add_argument("--json", action="store_true", help="print one JSON line")
     replay.set_defaults(func=_replay)
+
+    col = sub.add_parser("collect", help="send a dataset through the proxy in explore mode")
+    col.add_argument("--dataset", type=Path, required=True)
+    col.add_argument("--width", type=int, required=True, help="branches per question")
+    col.add_argument("--concurrency", type=int, default=1)
+    col.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    col.add_argument("--model", default="smollm2")
+    col.add_argument("--limit", type=int, help="only the first N questions")
+    col.add_argument("--max-tokens", type=int, help="length cap of each branch")
+    col.add_argument("--chunk-tokens", type=int)
+    col.add_argument("--state", type=Path, help="progress file (resumes from it)")
+    col.set_defaults(func=_collect)
     return parser
 
 

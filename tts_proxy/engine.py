@@ -241,6 +241,7 @@ class Search:
         self.branch_tokens += chunk.tokens
         branch.tokens += chunk.tokens
         branch.depth += 1
+        branch.chunks.append(chunk.tokens)
         if chunk.text:
             branch.text += chunk.text
         cap = self.limits.max_branch_tokens

@@ -3,7 +3,9 @@ engine on the live backend, and compose the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,8 @@ from tts_proxy.backends.base import ModelServer, Sampling
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
 from tts_proxy.engine import SearchResult, run_search
-from tts_proxy.errors import InvalidRequestError
+from tts_proxy.errors import InvalidRequestError, TTSProxyError
+from tts_proxy.metrics import OTHER, Metrics
 from tts_proxy.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -21,9 +24,11 @@ from tts_proxy.protocol import (
 )
 from tts_proxy.savings import SavingsEstimator
 from tts_proxy.settings import Settings
+from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
 
 BETA_HEADER = "x-tts-beta"
 PASSTHROUGH = "none"
+EXPLORE = "explore"
 # Room left in the context for the probe suffix and its answer.
 _PROBE_ROOM = 48
 
@@ -47,6 +52,7 @@ class Outcome:
     usage: Usage
     summary: TTSSummary
     result: SearchResult
+    chunk_tokens: int
 
 
 def _parse_beta_header(value: str) -> float:
@@ -66,12 +72,31 @@ def _parse_beta_header(value: str) -> float:
 class TTSService:
     """Runs TTS requests against one vLLM backend with the registry's controllers."""
 
-    def __init__(self, settings: Settings, backend: ModelServer, registry: ControllerRegistry):
+    def __init__(
+        self,
+        settings: Settings,
+        backend: ModelServer,
+        registry: ControllerRegistry,
+        metrics: Metrics | None = None,
+        traces: TraceWriter | None = None,
+    ):
         self.settings = settings
         self.backend = backend
         self.registry = registry
+        self.metrics = metrics or Metrics(settings.savings_file)
+        self.traces = traces
+        self.labels = LabelStore(traces.directory / LABELS_FILE) if traces is not None else None
         self.savings = SavingsEstimator()
         self._suffix_ids: dict[str, tuple[int, ...]] = {}
+        self._explore_draw = random.Random()
+
+    async def model_label(self, model: str) -> str:
+        """The model as a metric label: a model the backend serves, else ``other``."""
+        try:
+            known = await self.backend.max_model_len(model) is not None
+        except TTSProxyError:
+            known = False
+        return model if known else OTHER
 
     def plan(
         self, model: str, tts: TTSOptions | None, headers: dict[str, str]
@@ -106,8 +131,7 @@ class TTSService:
 
     async def prompt_ids(self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest) -> list[int]:
         if isinstance(request, ChatCompletionRequest):
-            messages = [m.model_dump(exclude_none=True) for m in request.messages]
-            return await self.backend.tokenize(plan.model, messages=messages)
+            return await self.backend.tokenize(plan.model, messages=_prompt_of(request))
         prompt = request.prompt
         if isinstance(prompt, str):
             return await self.backend.tokenize(plan.model, prompt=prompt)
@@ -118,6 +142,63 @@ class TTSService:
         )
 
     async def run(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
+    ) -> Outcome:
+        """Run the search, count it in the metrics and log its trace record."""
+        start = time.perf_counter()
+        explore = plan.options.mode == "explore" or (
+            self.settings.explore_rate > 0
+            and self._explore_draw.random() < self.settings.explore_rate
+        )
+        if explore:
+            plan = TTSPlan(plan.model, EXPLORE, plan.beta, plan.options)
+        label = await self.model_label(plan.model)
+        try:
+            outcome = await self._search(plan, request, request_id)
+        except TTSProxyError:
+            self.metrics.requests.labels(plan.controller, label, "error").inc()
+            raise
+        except asyncio.CancelledError:
+            self.metrics.requests.labels(plan.controller, label, "cancelled").inc()
+            raise
+        elapsed = time.perf_counter() - start
+        self._observe(plan, label, outcome, elapsed)
+        if self.traces is not None:
+            self.traces.write(
+                build_record(
+                    request_id=request_id,
+                    model=plan.model,
+                    prompt=_prompt_of(request),
+                    log_prompts=self.settings.log_prompts,
+                    controller=plan.controller,
+                    beta=plan.beta,
+                    mode="explore" if explore else "default",
+                    chunk_tokens=outcome.chunk_tokens,
+                    probe_suffix=self.settings.probe_suffix,
+                    result=outcome.result,
+                    usage=outcome.usage.model_dump(),
+                    latency_s=elapsed,
+                )
+            )
+        return outcome
+
+    def _observe(self, plan: TTSPlan, model: str, outcome: Outcome, elapsed: float) -> None:
+        m, c, result = self.metrics, plan.controller, outcome.result
+        m.requests.labels(c, model, "ok").inc()
+        m.tokens.labels(c, model, "branch").inc(result.branch_tokens)
+        m.tokens.labels(c, model, "probe").inc(result.probe_tokens)
+        m.tokens.labels(c, model, "prompt").inc(outcome.usage.prompt_tokens)
+        m.tokens_saved.labels(c, model).inc(outcome.summary.estimated_tokens_saved)
+        m.branches.labels(c).observe(len(result.branches))
+        m.probes.labels(c).observe(result.probes)
+        m.pruned.labels(c).observe(result.pruned)
+        m.rounds.labels(c).observe(result.rounds)
+        m.latency.labels(c).observe(elapsed)
+        m.ttfb.labels(c).observe(elapsed)  # the answer's first byte follows the search at once
+        if result.answer_probe is not None:
+            m.early_answers.labels(c, model).inc()
+
+    async def _search(
         self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
     ) -> Outcome:
         if request.n not in (None, 1):
@@ -158,10 +239,16 @@ class TTSService:
         )
         episode = self.backend.episode(plan.model, prompt_ids, sampling)
         result = await run_search(controller, episode, limits, record=True)
-        return self._render(plan, request_id, prompt_ids, width, result)
+        return self._render(plan, request_id, prompt_ids, width, limits.chunk_tokens, result)
 
     def _render(
-        self, plan: TTSPlan, request_id: str, prompt_ids: list[int], width: int, result: SearchResult
+        self,
+        plan: TTSPlan,
+        request_id: str,
+        prompt_ids: list[int],
+        width: int,
+        chunk_tokens: int,
+        result: SearchResult,
     ) -> Outcome:
         branch, probe = result.answer_branch, result.answer_probe
         text = branch.text if branch else ""
@@ -191,7 +278,7 @@ class TTSService:
             completion_tokens=result.tokens,
             total_tokens=len(prompt_ids) + result.tokens,
         )
-        return Outcome(text, finish, usage, summary, result)
+        return Outcome(text, finish, usage, summary, result, chunk_tokens)
 
 
 def _through_closing_brace(text: str) -> str:
@@ -201,6 +288,12 @@ def _through_closing_brace(text: str) -> str:
         if depth == 0:
             return text[: i + 1]
     return text
+
+
+def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:
+    if isinstance(request, ChatCompletionRequest):
+        return [m.model_dump(exclude_none=True) for m in request.messages]
+    return request.prompt
 
 
 def strip_tts(body: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     probe_tokens: int = Field(24, gt=0, le=256)
     keepalive_seconds: float = Field(5.0, gt=0)
     controllers_dir: Path | None = Field(None, description="extra controller files to load")
+    trace_dir: Path | None = Field(Path("traces"), description="None disables trace records")
+    trace_max_bytes: int = Field(64 << 20, gt=0)
+    log_prompts: bool = Field(True, description="false stores a SHA-256 instead of the prompt")
+    explore_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of TTS requests explored")
+    savings_file: Path | None = Field(Path("reports/savings.json"))
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

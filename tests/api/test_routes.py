@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,8 +23,9 @@ def server() -> FakeModelServer:
 
 
 @pytest.fixture
-async def client(server: FakeModelServer) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(backend_url="http://fake", keepalive_seconds=0.01, chunk_tokens=8)
+async def client(server: FakeModelServer, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(backend_url="http://fake", keepalive_seconds=0.01, chunk_tokens=8,
+                        trace_dir=tmp_path / "traces", savings_file=None)  # fmt: skip
     app = create_app(settings, server)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:

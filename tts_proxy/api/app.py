@@ -6,29 +6,71 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_proxy.api import errors, routes
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.metrics import Metrics
 from tts_proxy.service import TTSService
 from tts_proxy.settings import Settings
+from tts_proxy.traces import TraceWriter
+
+
+class InFlight:
+    """Counts HTTP requests from arrival to their last byte (streams included)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.gauge = metrics.in_flight
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.gauge.inc()
+        done = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal done
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                if not done:
+                    done = True
+                    self.gauge.dec()
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            if not done:
+                self.gauge.dec()
 
 
 def create_app(
     settings: Settings, backend: ModelServer, registry: ControllerRegistry | None = None
 ) -> FastAPI:
-    """An app serving ``backend``; the backend is closed when the app shuts down."""
+    """An app serving ``backend``; the backend and the trace writer close with the app."""
     registry = registry or ControllerRegistry(
         [settings.controllers_dir] if settings.controllers_dir else []
+    )
+    metrics = Metrics(settings.savings_file)
+    backend.observer = metrics.backend_call
+    traces = (
+        TraceWriter(settings.trace_dir, max_bytes=settings.trace_max_bytes)
+        if settings.trace_dir is not None
+        else None
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await backend.close()
+        if traces is not None:
+            traces.close()
 
     app = FastAPI(title="tts-proxy", version="0.1.0", lifespan=lifespan)
-    app.state.service = TTSService(settings, backend, registry)
+    app.state.service = TTSService(settings, backend, registry, metrics, traces)
     errors.install(app)
     app.include_router(routes.router)
+    app.add_middleware(InFlight, metrics=metrics)
     return app

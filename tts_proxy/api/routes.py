@@ -10,11 +10,12 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from tts_proxy.api.errors import invalid_request
 from tts_proxy.api.sse import stream_when_done
-from tts_proxy.errors import InvalidRequestError
+from tts_proxy.errors import InvalidRequestError, NotFoundError, TTSProxyError
 from tts_proxy.protocol import (
     ChatChoice,
     ChatCompletionRequest,
@@ -23,8 +24,9 @@ from tts_proxy.protocol import (
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
+    FeedbackRequest,
 )
-from tts_proxy.service import Outcome, TTSService, strip_tts
+from tts_proxy.service import PASSTHROUGH, Outcome, TTSService, strip_tts
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
@@ -55,7 +57,14 @@ def _parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> Response:
-    upstream = await service.backend.passthrough(path, strip_tts(body))
+    model = await service.model_label(str(body.get("model")))
+    try:
+        upstream = await service.backend.passthrough(path, strip_tts(body))
+    except TTSProxyError:
+        service.metrics.requests.labels(PASSTHROUGH, model, "error").inc()
+        raise
+    outcome = "ok" if upstream.status_code < 400 else "error"
+    service.metrics.requests.labels(PASSTHROUGH, model, outcome).inc()
     if body.get("stream"):
         return StreamingResponse(
             upstream.body(), status_code=upstream.status_code, media_type=upstream.media_type
@@ -170,3 +179,23 @@ async def healthz(request: Request) -> JSONResponse:
         {"status": "ok" if healthy else "degraded", "backend": "ok" if healthy else "unavailable"},
         status_code=200 if healthy else 503,
     )
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(_service(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/v1/tts/feedback")
+async def feedback(request: Request) -> dict[str, Any]:
+    """Attach a label (the true answer, or a score) to a logged TTS request."""
+    service = _service(request)
+    label = _parse(FeedbackRequest, await _read_json(request))
+    if label.answer is None and label.score is None:
+        raise InvalidRequestError("give an answer or a score", param="answer")
+    if service.traces is None or service.labels is None:
+        raise NotFoundError("trace logging is off on this server", param="request_id")
+    if label.request_id not in service.traces.known_ids:
+        raise NotFoundError(f"no logged request {label.request_id!r}", param="request_id")
+    service.labels.add(label.request_id, answer=label.answer, score=label.score)
+    return {"request_id": label.request_id, "status": "recorded"}

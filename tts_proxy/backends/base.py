@@ -6,7 +6,7 @@ trajectory for replay); the engine only sees chunk and probe results.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,6 +73,7 @@ class ModelServer(Protocol):
     """What the HTTP service needs from a live model server (``VLLMBackend``, or a test fake)."""
 
     calls: int
+    observer: Callable[[str, bool], None] | None  # told of every call: (kind, succeeded)
 
     async def health(self) -> bool: ...
 

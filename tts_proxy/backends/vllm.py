@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -69,8 +69,16 @@ class PassthroughResponse:
 class VLLMBackend:
     """One vLLM server. Methods raise ``TTSProxyError`` subclasses, never SDK errors."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        observer: Callable[[str, bool], None] | None = None,
+    ):
         self.root = _root_url(base_url)
+        self.observer = observer  # told of every call: (kind, succeeded)
         self.client = openai.AsyncOpenAI(
             base_url=f"{self.root}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=0
         )
@@ -80,12 +88,19 @@ class VLLMBackend:
     async def close(self) -> None:
         await self.client.close()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+    def observe(self, kind: str, ok: bool) -> None:
         self.calls += 1
+        if self.observer is not None:
+            self.observer(kind, ok)
+
+    async def _post(self, path: str, body: dict[str, Any], kind: str) -> Any:
         try:
-            return await self.client.post(path, cast_to=object, body=body)
+            result = await self.client.post(path, cast_to=object, body=body)
         except openai.OpenAIError as exc:
+            self.observe(kind, False)
             raise translate_error(exc) from exc
+        self.observe(kind, True)
+        return result
 
     async def health(self) -> bool:
         try:
@@ -105,11 +120,13 @@ class VLLMBackend:
         return models
 
     async def _post_get(self, path: str) -> Any:
-        self.calls += 1
         try:
-            return await self.client.get(path, cast_to=object)
+            result = await self.client.get(path, cast_to=object)
         except openai.OpenAIError as exc:
+            self.observe("models", False)
             raise translate_error(exc) from exc
+        self.observe("models", True)
+        return result
 
     async def max_model_len(self, model: str) -> int | None:
         if model not in self._max_model_len:
@@ -124,7 +141,7 @@ class VLLMBackend:
             body |= {"messages": messages, "add_generation_prompt": True}
         else:
             body |= {"prompt": prompt or "", "add_special_tokens": add_special_tokens}
-        data = await self._post(f"{self.root}/tokenize", body)
+        data = await self._post(f"{self.root}/tokenize", body, "tokenize")
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(tokens, list):
             raise BackendError("the model server's /tokenize answer has no token list")
@@ -132,13 +149,15 @@ class VLLMBackend:
 
     async def passthrough(self, path: str, body: dict[str, Any]) -> PassthroughResponse:
         """Forward a request body unchanged; the response streams back as it comes."""
-        self.calls += 1
         try:
             response = await self.client.post(path, cast_to=httpx.Response, body=body, stream=True)
         except openai.APIStatusError as exc:
+            self.observe("passthrough", exc.status_code < 500)
             return PassthroughResponse(exc.response)
         except openai.OpenAIError as exc:
+            self.observe("passthrough", False)
             raise translate_error(exc) from exc
+        self.observe("passthrough", True)
         return PassthroughResponse(response)
 
     def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> VLLMEpisode:
@@ -158,15 +177,17 @@ class VLLMEpisode:
         self.ids: dict[int, list[int]] = {}
         self.prefill_tokens = 0
 
-    async def _complete(self, prompt: list[int], **params: Any) -> Any:
-        self.backend.calls += 1
+    async def _complete(self, kind: str, prompt: list[int], **params: Any) -> Any:
         self.prefill_tokens += len(prompt)
         try:
-            return await self.backend.client.completions.create(
+            response = await self.backend.client.completions.create(
                 model=self.model, prompt=prompt, **params
             )
         except openai.OpenAIError as exc:
+            self.backend.observe(kind, False)
             raise translate_error(exc) from exc
+        self.backend.observe(kind, True)
+        return response
 
     async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
         return await asyncio.gather(*(self._extend(b, n) for b, n in requests))
@@ -179,6 +200,7 @@ class VLLMEpisode:
             # Distinct, reproducible randomness per branch and chunk.
             extra["seed"] = (s.seed * 1_000_003 + branch.id * 10_007 + branch.depth) % 2**31
         response = await self._complete(
+            "chunk",
             self.prompt_ids + ids,
             max_tokens=max_tokens,
             temperature=s.temperature,
@@ -205,7 +227,7 @@ class VLLMEpisode:
         s = self.sampling
         prompt = self.prompt_ids + self.ids.get(branch.id, []) + list(s.probe_suffix_ids)
         response = await self._complete(
-            prompt, max_tokens=s.probe_tokens, temperature=0.0, logprobs=1
+            "probe", prompt, max_tokens=s.probe_tokens, temperature=0.0, logprobs=1
         )
         try:
             choice = response.choices[0]

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from tts_proxy.actions import Action
-from tts_proxy.answers import answer_key
-from tts_proxy.state import View
+from tts_proxy.state import View, majority
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +49,8 @@ class Controller(abc.ABC):
 
 def majority_answer(view: View) -> str | None:
     """Majority of the finished branches' answers, else of every branch's latest probe."""
-    answers = [b.answer for b in view.branches if b.finished and b.answer is not None]
-    if not answers:
-        answers = [a for b in view.branches if (a := b.current_answer) is not None]
-    if not answers:
-        return None
-    counts = view.votes(answers)
-    winner = max(counts, key=counts.__getitem__)  # first seen wins ties
-    return next(a for a in answers if answer_key(a) == winner)
+    finals = [b.answer for b in view.branches if b.finished and b.answer is not None]
+    return majority(finals or [b.current_answer for b in view.branches])
 
 
 def interpolate(lo: float, hi: float, beta: float) -> float:

@@ -21,6 +21,7 @@ from tts_proxy.answers import extract_answer
 from tts_proxy.errors import ReplayDataError
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.replay.key_cache import prime_answer_keys
+from tts_proxy.traces import LABELS_FILE, questions_from_traces, read_records, trace_files
 
 _TOKEN_ESTIMATE = re.compile(r"\w+|[^\w\s]")
 _NO_ANSWER = {"ERR", "", "None"}
@@ -98,6 +99,11 @@ def load_replay(path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK) -> 
 
 
 def _load(path: Path, chunk_tokens: int) -> list[ReplayQuestion]:
+    if path.is_dir():  # a trace directory
+        records = list(read_records(trace_files(path)))
+        if not records:
+            raise ReplayDataError(f"{path} holds no tts-trace records")
+        return questions_from_traces(records, source=path.name, labels_path=path / LABELS_FILE)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -108,14 +114,17 @@ def _load(path: Path, chunk_tokens: int) -> list[ReplayQuestion]:
         if data and isinstance(data[0], dict) and "each_branch" in data[0]:
             return from_autotts(data, source=path.name)
         raise ReplayDataError(f"{path}: a JSON list, but not AutoTTS replay data")
-    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if not lines:
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        first = json.loads(first_line) if first_line else None
+    except ValueError as exc:
+        raise ReplayDataError(f"{path}: not JSON or JSON lines: {exc}") from exc
+    if first is None:
         raise ReplayDataError(f"{path} is empty")
-    first = lines[0]
     if isinstance(first, dict) and str(first.get("schema", "")).startswith("tts-trace/"):
-        from tts_proxy.traces import questions_from_traces
-
-        return questions_from_traces(lines, source=path.name, labels_path=path)
+        records = list(read_records([path]))
+        return questions_from_traces(records, source=path.name, labels_path=path.parent / LABELS_FILE)
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     if isinstance(first, dict) and ("generated_answer" in first or "samples" in first):
         return from_texts(lines, chunk_tokens=chunk_tokens, source=path.name)
     raise ReplayDataError(
