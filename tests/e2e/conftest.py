@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -59,15 +60,25 @@ class ProxyServer:
         self.thread.join(10)
 
 
-def e2e_settings(backend_url: str) -> Settings:
+def e2e_settings(backend_url: str, trace_dir: Path | None = None) -> Settings:
     return Settings(
-        backend_url=backend_url, keepalive_seconds=0.2, chunk_tokens=32, max_branch_tokens=96
+        backend_url=backend_url,
+        keepalive_seconds=0.2,
+        chunk_tokens=32,
+        max_branch_tokens=96,
+        trace_dir=trace_dir,
+        savings_file=None,
     )
 
 
 @pytest.fixture(scope="session")
-def proxy(vllm: EmbeddedVLLM) -> Iterator[ProxyServer]:
-    with ProxyServer(e2e_settings(vllm.url), vllm.url) as server:
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("traces")
+
+
+@pytest.fixture(scope="session")
+def proxy(vllm: EmbeddedVLLM, trace_dir: Path) -> Iterator[ProxyServer]:
+    with ProxyServer(e2e_settings(vllm.url, trace_dir), vllm.url) as server:
         yield server
 
 

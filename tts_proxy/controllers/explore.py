@@ -2,7 +2,9 @@
 
 It spends the whole width on purpose: the trace it leaves holds, for every branch and depth,
 the answer a probe read, so it is a complete replay environment for discovery. beta is
-ignored (the width is the request's ``max_branches``).
+ignored (the width is the request's ``max_branches``). The answer is the majority of the
+branches' final answers -- self-consistency's rule, so a replay of the trace with ``sc`` at
+the same width answers the same; when no branch wrote an answer there is none.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
 from tts_proxy.controllers.base import Controller
-from tts_proxy.state import View
+from tts_proxy.state import View, majority
 
 
 class Explore(Controller):
@@ -25,3 +27,6 @@ class Explore(Controller):
         if unprobed:
             return unprobed
         return [Continue(b.id) for b in active] or [Answer()]
+
+    def aggregate(self, view: View) -> str | None:
+        return majority([b.answer for b in view.branches if b.finished])
