@@ -78,7 +78,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         mine = [r for r in rows if r["model"] == model]
         for name in sorted({r["controller"] for r in mine}):
             pts = sorted(
-                (r["tokens_per_question"], r["accuracy"] * 100) for r in mine if r["controller"] == name
+                (r["tokens_per_question"], r["accuracy"] * 100)
+                for r in mine
+                if r["controller"] == name
             )
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
         ax.set_xscale("log")
@@ -96,8 +98,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--repeats", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--savings", type=Path, default=Path("reports/savings.json"),
-                        help="where the proxy's tts_replay_savings_ratio gauge reads from")
+    parser.add_argument(
+        "--savings",
+        type=Path,
+        default=Path("reports/savings.json"),
+        help="where the proxy's tts_replay_savings_ratio gauge reads from",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     if not (args.data / MODELS[0] / "aime24.json").exists():
@@ -107,8 +113,13 @@ def main() -> None:
         parts = pool.map(sweep_model, MODELS, [str(args.data)] * 4, [args.repeats] * 4)
         rows = [r for part in parts for r in part]
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"data": str(args.data), "repeats": args.repeats, "seconds": time.perf_counter() - start,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"}  # fmt: skip
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    meta = {
+        "data": str(args.data),
+        "repeats": args.repeats,
+        "seconds": time.perf_counter() - start,
+        "machine": machine,
+    }
     (args.out / "frontier.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     write_table(rows, args.out / "frontier.md")
     plot(rows, args.out / "frontier.png")

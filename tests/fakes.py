@@ -12,7 +12,7 @@ from tts_proxy.state import BranchState
 
 @dataclass
 class Script:
-    """A branch that finishes after ``chunks`` chunks with ``answer``; probes read ``probes[d-1]``."""
+    """A branch finishing after ``chunks`` chunks with ``answer``; probes read ``probes[d-1]``."""
 
     chunks: int
     answer: str | None

@@ -85,8 +85,9 @@ async def test_a_tts_request_is_counted(client: httpx.AsyncClient) -> None:
     assert sample(text, "tts_requests_total", outcome="ok", **labels) == 1
     assert sample(text, "tts_tokens_total", kind="branch", **labels) == data["tts"]["branch_tokens"]
     assert sample(text, "tts_tokens_total", kind="prompt", **labels) == 2
-    assert sample(text, "tts_estimated_tokens_saved_total", **labels) == (
-        data["tts"]["estimated_tokens_saved"]
+    assert (
+        sample(text, "tts_estimated_tokens_saved_total", **labels)
+        == (data["tts"]["estimated_tokens_saved"])
     )
     assert sample(text, "tts_branches_per_request_count", controller="sc") == 1
     assert sample(text, "tts_branches_per_request_sum", controller="sc") == 3

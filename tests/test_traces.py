@@ -20,8 +20,8 @@ from tts_proxy.controllers.base import Limits
 from tts_proxy.controllers.explore import Explore
 from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.engine import run_search
-from tts_proxy.replay.importers import load_replay
 from tts_proxy.replay.evaluate import replay_one
+from tts_proxy.replay.importers import load_replay
 from tts_proxy.settings import Settings
 from tts_proxy.traces import TraceWriter, build_record, read_records, trace_files
 
@@ -110,7 +110,7 @@ def test_a_killed_writer_loses_at_most_the_record_being_written(tmp_path: Path) 
 
 @pytest.mark.anyio
 async def test_an_exploration_replays_to_the_same_majority(tmp_path: Path) -> None:
-    result, limits = await explored()
+    result, _limits = await explored()
     writer = TraceWriter(tmp_path)
     writer.write(record(result))
     writer.close()

@@ -100,7 +100,7 @@ def normalise(answer: str) -> str:
 @lru_cache(maxsize=65536)
 def _parsed(answer: str) -> Any | None:
     try:
-        result = parse(f"${answer}$", parsing_timeout=None)  # type: ignore[arg-type]
+        result = parse(f"${answer}$", parsing_timeout=None)
     except Exception:  # math-verify raises assorted errors on odd LaTeX: treat as unparsable
         return None
     return result[0] if result else None
@@ -158,6 +158,6 @@ def equivalent(answer: str, gold: str) -> bool:
     if a is None or g is None:
         return False
     try:
-        return bool(verify(g, a, timeout_seconds=None))  # type: ignore[arg-type]
+        return bool(verify(g, a, timeout_seconds=None))
     except Exception:  # verify can raise on incomparable sympy objects
         return False

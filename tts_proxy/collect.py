@@ -93,20 +93,20 @@ async def collect(
 
     async with httpx.AsyncClient(base_url=root, timeout=60) as http:
 
-        async def one(item: Item, bar: tqdm) -> None:  # type: ignore[type-arg]
+        async def one(item: Item, bar: tqdm) -> None:
             async with gate:
                 response = await client.chat.completions.create(
                     model=model,
                     messages=[{"role": "user", "content": item.question + INSTRUCTION}],
-                    max_tokens=max_tokens if max_tokens else openai.NOT_GIVEN,
+                    max_tokens=max_tokens,
                     extra_body={"tts": tts},
                 )
                 summary = (response.model_extra or {}).get("tts") or {}
                 request_id = summary.get("request_id")
                 if not request_id:
                     raise RuntimeError("the server returned no tts summary: is it tts-proxy?")
-                r = await http.post("/v1/tts/feedback",
-                                    json={"request_id": request_id, "answer": item.gold})  # fmt: skip
+                label = {"request_id": request_id, "answer": item.gold}
+                r = await http.post("/v1/tts/feedback", json=label)
                 r.raise_for_status()
                 entry = {"index": item.index, "request_id": request_id, "gold": item.gold,
                          "answer": summary.get("answer")}  # fmt: skip

@@ -252,7 +252,9 @@ class Search:
             branch.finished = True
             branch.active = False
             branch.finish_reason = reason
-            branch.answer = chunk.answer if chunk.answer is not None else extract_answer(branch.text)
+            branch.answer = (
+                chunk.answer if chunk.answer is not None else extract_answer(branch.text)
+            )
 
     def _finish(self, reason: str, explicit: str | None) -> SearchResult:
         answer = explicit if explicit is not None else self.controller.aggregate(self.view())
@@ -270,7 +272,7 @@ class Search:
         return result
 
     def _witness(self, answer: str | None) -> tuple[BranchState | None, ProbeRecord | None]:
-        """The branch whose text carries the answer: a finished one, else one whose probe gave it."""
+        """The branch whose text carries the answer: a finished one, else one a probe read."""
         if not self.branches:
             return None, None
         if answer is None:

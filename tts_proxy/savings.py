@@ -21,9 +21,7 @@ class SavingsEstimator:
     def __init__(self, recent: int = RECENT) -> None:
         self._lengths: defaultdict[str, deque[int]] = defaultdict(lambda: deque(maxlen=recent))
 
-    def estimate(
-        self, model: str, width: int, branches: Sequence[BranchState], spent: int
-    ) -> int:
+    def estimate(self, model: str, width: int, branches: Sequence[BranchState], spent: int) -> int:
         finished = [b.tokens for b in branches if b.finished]
         self._lengths[model].extend(finished)
         lengths = finished or list(self._lengths[model])

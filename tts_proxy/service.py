@@ -98,9 +98,7 @@ class TTSService:
             known = False
         return model if known else OTHER
 
-    def plan(
-        self, model: str, tts: TTSOptions | None, headers: dict[str, str]
-    ) -> TTSPlan | None:
+    def plan(self, model: str, tts: TTSOptions | None, headers: dict[str, str]) -> TTSPlan | None:
         """The TTS plan of a request, or None when it is a plain passthrough."""
         controller = None
         prefix, _, rest = model.partition("/")
@@ -129,7 +127,9 @@ class TTSService:
             self._suffix_ids[model] = tuple(ids)
         return self._suffix_ids[model]
 
-    async def prompt_ids(self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest) -> list[int]:
+    async def prompt_ids(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest
+    ) -> list[int]:
         if isinstance(request, ChatCompletionRequest):
             return await self.backend.tokenize(plan.model, messages=_prompt_of(request))
         prompt = request.prompt

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.backend_url is not None and not self.backend_url.startswith(("http://", "https://")):
+        if self.backend_url is not None and not self.backend_url.startswith(
+            ("http://", "https://")
+        ):
             raise ValueError(f"backend_url must be an http(s) URL, got {self.backend_url!r}")
         return self

@@ -31,7 +31,7 @@ from tts_proxy.engine import SearchResult
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.state import majority
 
-SCHEMA = "tts-trace/1"
+SCHEMA: Literal["tts-trace/1"] = "tts-trace/1"
 LABELS_FILE = "labels.jsonl"
 _FILE = re.compile(r"traces-(\d+)\.jsonl$")
 log = logging.getLogger(__name__)
@@ -109,13 +109,24 @@ def build_record(
         chunk_tokens=chunk_tokens,
         probe_suffix=probe_suffix,
         branches=[
-            TraceBranch(id=b.id, chunks=b.chunks, text=b.text, finish_reason=b.finish_reason,
-                        answer=b.answer, pruned=b.pruned)  # fmt: skip
+            TraceBranch(
+                id=b.id,
+                chunks=b.chunks,
+                text=b.text,
+                finish_reason=b.finish_reason,
+                answer=b.answer,
+                pruned=b.pruned,
+            )
             for b in result.branches
         ],
         probes=[
-            TraceProbe(branch=b.id, depth=p.depth, answer=p.answer, confidence=p.confidence,
-                       tokens=p.tokens)  # fmt: skip
+            TraceProbe(
+                branch=b.id,
+                depth=p.depth,
+                answer=p.answer,
+                confidence=p.confidence,
+                tokens=p.tokens,
+            )
             for b in result.branches
             for p in b.probes
         ],

@@ -55,7 +55,12 @@ async def test_replaying_the_same_episode_twice_is_identical(controller: str) ->
     runs = [await replay_one(cls, q, 0.5, limits, order, seed=11, record=True) for _ in range(2)]
     a, b = runs
     assert a.log == b.log and a.log
-    assert (a.answer, a.tokens, a.rounds, a.stop_reason) == (b.answer, b.tokens, b.rounds, b.stop_reason)
+    assert (a.answer, a.tokens, a.rounds, a.stop_reason) == (
+        b.answer,
+        b.tokens,
+        b.rounds,
+        b.stop_reason,
+    )
     assert [x.tokens for x in a.branches] == [x.tokens for x in b.branches]
 
 

@@ -7,7 +7,7 @@ import pytest
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.errors import UnknownControllerError
 
-GOOD = '''
+GOOD = """
 from tts_proxy.actions import Answer
 from tts_proxy.controllers.base import Controller
 
@@ -17,7 +17,7 @@ class Quick(Controller):
 
     def decide(self, view):
         return [Answer()]
-'''
+"""
 
 
 def test_builtins_are_registered() -> None:

@@ -67,9 +67,11 @@ async def test_collect_then_replay_gives_the_live_majority(
 
     after = httpx.get(f"{proxy.url}/metrics").text
     labels = {"controller": "explore", "model": MODEL}
-    assert metric(after, "tts_requests_total", outcome="ok", **labels) - metric(
-        before, "tts_requests_total", outcome="ok", **labels
-    ) == 5
+    assert (
+        metric(after, "tts_requests_total", outcome="ok", **labels)
+        - metric(before, "tts_requests_total", outcome="ok", **labels)
+        == 5
+    )
     spent = sum(records[i]["usage"]["completion_tokens"] for i in ids)
     probe = metric(after, "tts_tokens_total", kind="probe", **labels) - metric(
         before, "tts_tokens_total", kind="probe", **labels

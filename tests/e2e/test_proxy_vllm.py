@@ -125,10 +125,16 @@ def test_bad_requests_are_openai_400s(
 ) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
-            model=MODEL, messages=QUESTION, extra_body={"tts": tts, **extra}  # type: ignore[arg-type]
+            model=MODEL,
+            messages=QUESTION,
+            extra_body={"tts": tts, **extra},  # type: ignore[arg-type]
         )
     body = info.value.body
-    assert isinstance(body, dict) and body["param"] == param and body["type"] == "invalid_request_error"
+    assert (
+        isinstance(body, dict)
+        and body["param"] == param
+        and body["type"] == "invalid_request_error"
+    )
 
 
 def test_bad_json_is_a_400(proxy: ProxyServer) -> None:
@@ -143,7 +149,9 @@ def test_unreachable_backend_is_a_503() -> None:
         client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="x", max_retries=0)
         with pytest.raises(openai.APIStatusError) as info:
             client.chat.completions.create(
-                model=MODEL, messages=QUESTION, extra_body={"tts": {"beta": 0.5}}  # type: ignore[arg-type]
+                model=MODEL,
+                messages=QUESTION,
+                extra_body={"tts": {"beta": 0.5}},  # type: ignore[arg-type]
             )
         assert info.value.status_code == 503
         with pytest.raises(openai.APIStatusError) as info:

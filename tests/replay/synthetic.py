@@ -19,5 +19,5 @@ def synthetic_question(seed: int, *, branches: int = 32, chunk: int = 100) -> Re
             final if rng.random() < k / max(1, steps) else rng.choice([None, "1", "2"])
             for k in range(1, steps + 1)
         )
-        recorded.append(RecordedBranch(probes[:-1] + (final,), length, final))
+        recorded.append(RecordedBranch((*probes[:-1], final), length, final))
     return ReplayQuestion(f"synthetic#{seed}", "q", "42", tuple(recorded), chunk)

@@ -34,10 +34,10 @@ class InFlight:
         async def tracking_send(message: Message) -> None:
             nonlocal done
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                if not done:
-                    done = True
-                    self.gauge.dec()
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if last and not done:
+                done = True
+                self.gauge.dec()
 
         try:
             await self.app(scope, receive, tracking_send)

@@ -112,11 +112,15 @@ def _completion_events(model: str, include_usage: bool) -> Any:
     return render
 
 
-async def _handle(request: Request, kind: type[ChatCompletionRequest] | type[CompletionRequest]) -> Response:
+async def _handle(
+    request: Request, kind: type[ChatCompletionRequest] | type[CompletionRequest]
+) -> Response:
     service = _service(request)
     body = await _read_json(request)
     parsed = _parse(kind, body)
-    plan = service.plan(parsed.model, parsed.tts, {k.lower(): v for k, v in request.headers.items()})
+    plan = service.plan(
+        parsed.model, parsed.tts, {k.lower(): v for k, v in request.headers.items()}
+    )
     chat = kind is ChatCompletionRequest
     if plan is None:
         return await _passthrough(service, "/chat/completions" if chat else "/completions", body)
@@ -136,7 +140,12 @@ async def _handle(request: Request, kind: type[ChatCompletionRequest] | type[Com
     if chat:
         response = ChatCompletionResponse(
             model=parsed.model,
-            choices=[ChatChoice(message=ChatMessageOut(content=outcome.text), finish_reason=outcome.finish_reason)],
+            choices=[
+                ChatChoice(
+                    message=ChatMessageOut(content=outcome.text),
+                    finish_reason=outcome.finish_reason,
+                )
+            ],
             usage=outcome.usage,
             tts=outcome.summary,
         )

@@ -39,9 +39,7 @@ class ReplayEpisode:
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
-        return [
-            ProbeResult(self._trajectories[b.id].probe_answers[b.depth - 1]) for b in branches
-        ]
+        return [ProbeResult(self._trajectories[b.id].probe_answers[b.depth - 1]) for b in branches]
 
     async def release(self, branches: Sequence[BranchState]) -> None:
         return None

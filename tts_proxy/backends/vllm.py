@@ -13,7 +13,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import httpx
+import httpx2  # the openai SDK's HTTP client: raw responses are its Response type
 import openai
 
 from tts_proxy.answers import extract_probe_answer
@@ -53,7 +53,7 @@ def translate_error(exc: Exception) -> TTSProxyError:
 class PassthroughResponse:
     """A backend response forwarded as-is: status, headers and a byte stream."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         self._response = response
         self.status_code = response.status_code
         self.media_type = response.headers.get("content-type", "application/json")
@@ -104,7 +104,7 @@ class VLLMBackend:
 
     async def health(self) -> bool:
         try:
-            response = await self.client.get(f"{self.root}/health", cast_to=httpx.Response)
+            response = await self.client.get(f"{self.root}/health", cast_to=httpx2.Response)
             return bool(response.status_code == 200)
         except openai.OpenAIError:
             return False
@@ -133,8 +133,14 @@ class VLLMBackend:
             await self.models()
         return self._max_model_len.get(model)
 
-    async def tokenize(self, model: str, *, prompt: str | None = None, messages: Any = None,
-                       add_special_tokens: bool = True) -> list[int]:
+    async def tokenize(
+        self,
+        model: str,
+        *,
+        prompt: str | None = None,
+        messages: Any = None,
+        add_special_tokens: bool = True,
+    ) -> list[int]:
         """Token ids of a text, or of chat messages rendered with the generation prompt."""
         body: dict[str, Any] = {"model": model}
         if messages is not None:
@@ -150,7 +156,7 @@ class VLLMBackend:
     async def passthrough(self, path: str, body: dict[str, Any]) -> PassthroughResponse:
         """Forward a request body unchanged; the response streams back as it comes."""
         try:
-            response = await self.client.post(path, cast_to=httpx.Response, body=body, stream=True)
+            response = await self.client.post(path, cast_to=httpx2.Response, body=body, stream=True)
         except openai.APIStatusError as exc:
             self.observe("passthrough", exc.status_code < 500)
             return PassthroughResponse(exc.response)

@@ -22,7 +22,7 @@ def leader_probability(v1: int, v2: int) -> float:
     a, b = v1 + 1, v2 + 1
     n = a + b - 1
     # For integer a, b: P(X <= x) = P(Binomial(a + b - 1, x) >= a).
-    return sum(comb(n, k) for k in range(a)) / 2**n
+    return float(sum(comb(n, k) for k in range(a)) / 2**n)
 
 
 class AdaptiveConsistency(Controller):
@@ -30,7 +30,7 @@ class AdaptiveConsistency(Controller):
 
     @property
     def threshold(self) -> float:
-        return 1.0 - 0.2 * 0.25 ** (2 * self.beta)
+        return float(1.0 - 0.2 * 0.25 ** (2 * self.beta))
 
     def decide(self, view: View) -> Sequence[Action]:
         if view.branches and view.branches[-1].active:  # one at a time: only the last runs

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tts_proxy.actions import Action
+from tts_proxy.actions import Action, Probe
 from tts_proxy.state import View, majority
 
 
@@ -51,6 +51,11 @@ def majority_answer(view: View) -> str | None:
     """Majority of the finished branches' answers, else of every branch's latest probe."""
     finals = [b.answer for b in view.branches if b.finished and b.answer is not None]
     return majority(finals or [b.current_answer for b in view.branches])
+
+
+def unprobed(view: View) -> list[Probe]:
+    """Probes for every running branch not yet probed at its depth (probe-then-decide rounds)."""
+    return [Probe(b.id) for b in view.branches if b.active and b.depth and not b.probed_at_depth]
 
 
 def interpolate(lo: float, hi: float, beta: float) -> float:

@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
 from tts_proxy.answers import answer_key
-from tts_proxy.controllers.base import Controller, Limits, geometric, interpolate
+from tts_proxy.controllers.base import Controller, Limits, geometric, interpolate, unprobed
 from tts_proxy.controllers.parallel_probe import disagrees_for
 from tts_proxy.state import View
 
@@ -78,7 +78,9 @@ class ConfidenceMomentum(Controller):
             confidence = votes.most_common(1)[0][1] / pool
             previous = self.ema
             alpha = self.settings.alpha
-            self.ema = confidence if previous is None else alpha * confidence + (1 - alpha) * previous
+            self.ema = (
+                confidence if previous is None else alpha * confidence + (1 - alpha) * previous
+            )
             self.trend = 0.0 if previous is None else self.ema - previous
             self._pool_seen = pool
         return (votes.most_common(1)[0][0] if votes else None), pool
@@ -88,9 +90,9 @@ class ConfidenceMomentum(Controller):
         if not view.branches:
             return [Branch(s.initial_width)]
         active = view.active
-        unprobed = [Probe(b.id) for b in active if b.depth > 0 and not b.probed_at_depth]
-        if unprobed:
-            return unprobed
+        probes = unprobed(view)
+        if probes:
+            return probes
 
         leader, pool = self._update_momentum(view)
         ema = self.ema or 0.0
@@ -119,8 +121,8 @@ class ConfidenceMomentum(Controller):
 
         self._steps += 1
         if leader is None:  # nothing finished yet: depth bursts follow what the probes say
-            probes = view.current_votes()
-            leader = probes.most_common(1)[0][0] if probes else None
+            probe_votes = view.current_votes()
+            leader = probe_votes.most_common(1)[0][0] if probe_votes else None
         for b in active:
             if b.id in pruned:
                 continue

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
-from tts_proxy.controllers.base import Controller
+from tts_proxy.actions import Action, Answer, Branch, Continue
+from tts_proxy.controllers.base import Controller, unprobed
 from tts_proxy.state import View, majority
 
 
@@ -23,9 +23,9 @@ class Explore(Controller):
         if not view.branches:
             return [Branch(self.limits.max_branches)]
         active = view.active
-        unprobed = [Probe(b.id) for b in active if b.depth > 0 and not b.probed_at_depth]
-        if unprobed:
-            return unprobed
+        probes = unprobed(view)
+        if probes:
+            return probes
         return [Continue(b.id) for b in active] or [Answer()]
 
     def aggregate(self, view: View) -> str | None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
 from tts_proxy.answers import answer_key
-from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.controllers.base import Controller, interpolate, unprobed
 from tts_proxy.state import BranchState, View
 
 
@@ -43,9 +43,9 @@ class ParallelProbe(Controller):
         if not view.branches:
             return [Branch(self.cohort)]
         active = view.active
-        unprobed = [Probe(b.id) for b in active if b.depth > 0 and not b.probed_at_depth]
-        if unprobed:
-            return unprobed
+        probes = unprobed(view)
+        if probes:
+            return probes
         votes = view.current_votes()
         if not active:
             return [Answer()]

@@ -71,7 +71,7 @@ def _convert(gguf: Path, out: Path) -> None:
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16
     )
     # The weights are dequantised on load; drop the GGUF marker or saving refuses.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(str(out))

@@ -110,7 +110,9 @@ class EmbeddedVLLM:
                 pass
             if progress and time.monotonic() - last_note > 10:
                 last_note = time.monotonic()
-                print(f"[tts-proxy] waiting for vLLM on {self.url} ...", file=sys.stderr, flush=True)
+                print(
+                    f"[tts-proxy] waiting for vLLM on {self.url} ...", file=sys.stderr, flush=True
+                )
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"vLLM did not become ready in {timeout:.0f} s:\n{self.log_tail()}")

@@ -1,4 +1,4 @@
-"""A replay environment: recorded branches of one question, with the answer a probe gave per chunk."""
+"""A replay environment: one question's recorded branches, with each chunk's probe answer."""
 
 from __future__ import annotations
 

@@ -93,22 +93,17 @@ def evaluate(
     pool: int | None = None,
 ) -> Evaluation:
     """Replay every question ``repeats`` times (each a different ordering) and average."""
-    return asyncio.run(
-        evaluate_async(
-            controller_cls, questions, beta, limits=limits, repeats=repeats, seed=seed, pool=pool
-        )
-    )
+    return asyncio.run(_evaluate(controller_cls, questions, beta, limits, repeats, seed, pool))
 
 
-async def evaluate_async(
+async def _evaluate(
     controller_cls: type[Controller],
     questions: Sequence[ReplayQuestion],
     beta: float,
-    *,
-    limits: Limits | None = None,
-    repeats: int = DEFAULT_REPEATS,
-    seed: int = 0,
-    pool: int | None = None,
+    limits: Limits | None,
+    repeats: int,
+    seed: int,
+    pool: int | None,
 ) -> Evaluation:
     start = time.perf_counter()
     episodes = []

@@ -53,7 +53,9 @@ def from_autotts(records: list[dict[str, Any]], *, source: str = "") -> list[Rep
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ReplayDataError(f"{source}: question {i} is not AutoTTS replay data: {exc}") from exc
+            raise ReplayDataError(
+                f"{source}: question {i} is not AutoTTS replay data: {exc}"
+            ) from exc
     return questions
 
 
@@ -91,7 +93,9 @@ def from_texts(
     return questions
 
 
-def load_replay(path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK) -> list[ReplayQuestion]:
+def load_replay(
+    path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK
+) -> list[ReplayQuestion]:
     """Read any supported replay file (format detected from its content), keys primed."""
     questions = _load(Path(path), chunk_tokens)
     prime_answer_keys(questions)
@@ -123,7 +127,9 @@ def _load(path: Path, chunk_tokens: int) -> list[ReplayQuestion]:
         raise ReplayDataError(f"{path} is empty")
     if isinstance(first, dict) and str(first.get("schema", "")).startswith("tts-trace/"):
         records = list(read_records([path]))
-        return questions_from_traces(records, source=path.name, labels_path=path.parent / LABELS_FILE)
+        return questions_from_traces(
+            records, source=path.name, labels_path=path.parent / LABELS_FILE
+        )
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     if isinstance(first, dict) and ("generated_answer" in first or "samples" in first):
         return from_texts(lines, chunk_tokens=chunk_tokens, source=path.name)
