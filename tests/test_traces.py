@@ -41,12 +41,16 @@ def record(result: object, request_id: str = "r1", log_prompts: bool = True):  #
     )  # fmt: skip
 
 
+def log_one(directory: Path, result: object) -> None:
+    writer = TraceWriter(directory)
+    writer.write(record(result))
+    writer.close()
+
+
 @pytest.mark.anyio
 async def test_records_are_written_and_read_back(tmp_path: Path) -> None:
     result, _ = await explored()
-    writer = TraceWriter(tmp_path)
-    writer.write(record(result))
-    writer.close()
+    log_one(tmp_path, result)
     (rec,) = read_records(trace_files(tmp_path))
     assert rec["schema"] == "tts-trace/1" and rec["request_id"] == "r1"
     assert [b["chunks"] for b in rec["branches"]] == [[8, 8, 8], [8, 8], [8, 8, 8, 8]]
@@ -111,9 +115,7 @@ def test_a_killed_writer_loses_at_most_the_record_being_written(tmp_path: Path) 
 @pytest.mark.anyio
 async def test_an_exploration_replays_to_the_same_majority(tmp_path: Path) -> None:
     result, _limits = await explored()
-    writer = TraceWriter(tmp_path)
-    writer.write(record(result))
-    writer.close()
+    log_one(tmp_path, result)
     (question,) = load_replay(tmp_path)
     assert question.label_source == "pseudo" and question.label == "4"
     assert [b.n_tokens for b in question.branches] == [24, 16, 32]

@@ -18,7 +18,7 @@ DEFAULT_REPEATS = 16
 
 
 @dataclass(frozen=True, slots=True)
-class Episode:
+class EpisodeResult:
     """One replayed search: which question, which ordering, what it answered and spent."""
 
     question: int
@@ -40,7 +40,7 @@ class Evaluation:
     repeats: int
     decisions: int
     seconds: float
-    episodes: tuple[Episode, ...] = ()
+    episodes: tuple[EpisodeResult, ...] = ()
 
     def summary(self) -> dict[str, object]:
         return {
@@ -117,7 +117,7 @@ async def _evaluate(
             result = await replay_one(controller_cls, question, beta, lim, order, seed=seed + r)
             decisions += result.rounds + 1
             episodes.append(
-                Episode(
+                EpisodeResult(
                     qi,
                     r,
                     result.answer,
