@@ -34,7 +34,7 @@ _INTEGER = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+|[-+]?\d+")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 
 
-def _match_braces(text: str, start: int) -> str | None:
+def match_braces(text: str, start: int = 0) -> str | None:
     """Content from ``start`` (just after an opening brace) to its matching close, or None."""
     depth = 1
     for i in range(start, len(text)):
@@ -51,7 +51,7 @@ def _match_braces(text: str, start: int) -> str | None:
 def extract_boxed(text: str) -> str | None:
     """The content of the last complete ``\\boxed{...}`` in ``text``."""
     for m in reversed(list(_BOXED.finditer(text))):
-        content = _match_braces(text, m.end())
+        content = match_braces(text, m.end())
         if content is not None:
             return content.strip()
     return None
@@ -73,7 +73,7 @@ def extract_answer(text: str) -> str | None:
 
 def extract_probe_answer(generated: str) -> str | None:
     """The answer a probe produced after a suffix ending in ``\\boxed{``."""
-    content = _match_braces(generated, 0)
+    content = match_braces(generated, 0)
     if content is None:
         # Truncated: accept a short single-line tail rather than nothing.
         line = generated.split("\n", 1)[0].strip()

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tts_proxy.answers import match_braces
 from tts_proxy.backends.base import ModelServer, Sampling
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
@@ -255,7 +256,9 @@ class TTSService:
         finish = (branch.finish_reason or "length") if branch else "stop"
         if probe is not None and branch is not None:
             # An early answer: the branch's text up to now, then the probe that read the answer.
-            text = branch.text + self.settings.probe_suffix + _through_closing_brace(probe.text)
+            boxed = match_braces(probe.text)
+            answer_text = probe.text if boxed is None else boxed + "}"
+            text = branch.text + self.settings.probe_suffix + answer_text
             finish = "stop"
         saved = self.savings.estimate(plan.model, width, result.branches, result.tokens)
         summary = TTSSummary(
@@ -279,15 +282,6 @@ class TTSService:
             total_tokens=len(prompt_ids) + result.tokens,
         )
         return Outcome(text, finish, usage, summary, result, chunk_tokens)
-
-
-def _through_closing_brace(text: str) -> str:
-    depth = 1
-    for i, c in enumerate(text):
-        depth += (c == "{") - (c == "}")
-        if depth == 0:
-            return text[: i + 1]
-    return text
 
 
 def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:

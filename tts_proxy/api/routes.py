@@ -73,39 +73,24 @@ async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> 
     return Response(content, status_code=upstream.status_code, media_type=upstream.media_type)
 
 
-def _chat_events(model: str, include_usage: bool) -> Any:
+def _stream_events(model: str, include_usage: bool, chat: bool) -> Any:
+    """Render an outcome as OpenAI stream chunks: the answer, the finish (with ``tts``), usage."""
+
+    def choice(content: str | None, finish_reason: str | None) -> dict[str, Any]:
+        if chat:  # the first chunk carries the role and the text, the finishing one nothing
+            delta = {} if content is None else {"role": "assistant", "content": content}
+            return {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return {"index": 0, "text": content or "", "finish_reason": finish_reason}
+
     def render(o: Outcome) -> Iterable[dict[str, Any]]:
         base = {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion.chunk",
+            "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk" if chat else "text_completion",
             "created": int(time.time()),
             "model": model,
         }
-        delta = {"role": "assistant", "content": o.text}
-        yield base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-        yield base | {
-            "choices": [{"index": 0, "delta": {}, "finish_reason": o.finish_reason}],
-            "tts": o.summary.model_dump(),
-        }
-        if include_usage:
-            yield base | {"choices": [], "usage": o.usage.model_dump()}
-
-    return render
-
-
-def _completion_events(model: str, include_usage: bool) -> Any:
-    def render(o: Outcome) -> Iterable[dict[str, Any]]:
-        base = {
-            "id": f"cmpl-{uuid.uuid4().hex}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": model,
-        }
-        yield base | {"choices": [{"index": 0, "text": o.text, "finish_reason": None}]}
-        yield base | {
-            "choices": [{"index": 0, "text": "", "finish_reason": o.finish_reason}],
-            "tts": o.summary.model_dump(),
-        }
+        yield base | {"choices": [choice(o.text, None)]}
+        yield base | {"choices": [choice(None, o.finish_reason)], "tts": o.summary.model_dump()}
         if include_usage:
             yield base | {"choices": [], "usage": o.usage.model_dump()}
 
@@ -129,7 +114,7 @@ async def _handle(
     work = service.run(plan, parsed, request_id)
     if parsed.stream:
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
-        render = (_chat_events if chat else _completion_events)(parsed.model, include_usage)
+        render = _stream_events(parsed.model, include_usage, chat)
         return StreamingResponse(
             stream_when_done(work, render, service.settings.keepalive_seconds),
             media_type="text/event-stream",

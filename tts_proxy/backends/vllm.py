@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx2  # the openai SDK's HTTP client: raw responses are its Response type
 import openai
@@ -25,6 +25,8 @@ from tts_proxy.errors import (
     TTSProxyError,
 )
 from tts_proxy.state import BranchState
+
+T = TypeVar("T")
 
 
 def _root_url(url: str) -> str:
@@ -93,9 +95,10 @@ class VLLMBackend:
         if self.observer is not None:
             self.observer(kind, ok)
 
-    async def _post(self, path: str, body: dict[str, Any], kind: str) -> Any:
+    async def call(self, kind: str, request: Awaitable[T]) -> T:
+        """Await one SDK call: count it by kind, and turn SDK errors into proxy errors."""
         try:
-            result = await self.client.post(path, cast_to=object, body=body)
+            result = await request
         except openai.OpenAIError as exc:
             self.observe(kind, False)
             raise translate_error(exc) from exc
@@ -110,7 +113,7 @@ class VLLMBackend:
             return False
 
     async def models(self) -> list[dict[str, Any]]:
-        data = await self._post_get("/models")
+        data = await self.call("models", self.client.get("/models", cast_to=object))
         models = data.get("data") if isinstance(data, dict) else None
         if not isinstance(models, list):
             raise BackendError("the model server's /v1/models answer has no data list")
@@ -118,15 +121,6 @@ class VLLMBackend:
             if isinstance(m, dict) and isinstance(m.get("max_model_len"), int):
                 self._max_model_len[str(m["id"])] = m["max_model_len"]
         return models
-
-    async def _post_get(self, path: str) -> Any:
-        try:
-            result = await self.client.get(path, cast_to=object)
-        except openai.OpenAIError as exc:
-            self.observe("models", False)
-            raise translate_error(exc) from exc
-        self.observe("models", True)
-        return result
 
     async def max_model_len(self, model: str) -> int | None:
         if model not in self._max_model_len:
@@ -147,7 +141,8 @@ class VLLMBackend:
             body |= {"messages": messages, "add_generation_prompt": True}
         else:
             body |= {"prompt": prompt or "", "add_special_tokens": add_special_tokens}
-        data = await self._post(f"{self.root}/tokenize", body, "tokenize")
+        request = self.client.post(f"{self.root}/tokenize", cast_to=object, body=body)
+        data = await self.call("tokenize", request)
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(tokens, list):
             raise BackendError("the model server's /tokenize answer has no token list")
@@ -185,15 +180,8 @@ class VLLMEpisode:
 
     async def _complete(self, kind: str, prompt: list[int], **params: Any) -> Any:
         self.prefill_tokens += len(prompt)
-        try:
-            response = await self.backend.client.completions.create(
-                model=self.model, prompt=prompt, **params
-            )
-        except openai.OpenAIError as exc:
-            self.backend.observe(kind, False)
-            raise translate_error(exc) from exc
-        self.backend.observe(kind, True)
-        return response
+        request = self.backend.client.completions.create(model=self.model, prompt=prompt, **params)
+        return await self.backend.call(kind, request)
 
     async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
         return await asyncio.gather(*(self._extend(b, n) for b, n in requests))
