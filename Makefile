@@ -29,7 +29,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check tts_proxy tests benchmarks
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy tts_proxy
+	$(BIN)/mypy tts_proxy tests benchmarks
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/frontier.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,22 @@ class Script:
 
 
 class FakeEpisode:
-    """Branch i follows ``scripts[i % len(scripts)]``; every call is recorded."""
+    """Branch i follows ``scripts[i % len(scripts)]``; every call is recorded.
 
-    def __init__(self, scripts: Sequence[Script], max_branches: int | None = None) -> None:
+    A call for n tokens is one chunk of n tokens, unless ``chunk_tokens`` is set and n spans
+    several chunks (a run to the end): then the script is that many tokens per chunk, and the
+    call generates n tokens or up to the script's end.
+    """
+
+    def __init__(
+        self,
+        scripts: Sequence[Script],
+        max_branches: int | None = None,
+        chunk_tokens: int | None = None,
+    ) -> None:
         self.scripts = list(scripts)
         self.max_branches = max_branches
+        self.chunk_tokens = chunk_tokens
         self.extended: list[tuple[int, int]] = []
         self.probed: list[tuple[int, int]] = []
         self.released: list[int] = []
@@ -37,11 +48,17 @@ class FakeEpisode:
         for branch, n in requests:
             self.extended.append((branch.id, branch.depth))
             script = self._script(branch)
-            done = branch.depth + 1 >= script.chunks
-            text = f"[{branch.id}:{branch.depth}]"
+            unit = self.chunk_tokens
+            if unit and n > unit:  # the script is `chunks` chunks of `unit` tokens long
+                tokens = min(n, script.chunks * unit - branch.tokens)
+                steps = max(1, tokens // unit)
+                done = branch.depth + steps >= script.chunks
+            else:
+                tokens, steps, done = n, 1, branch.depth + 1 >= script.chunks
+            text = "".join(f"[{branch.id}:{branch.depth + i}]" for i in range(steps))
             if done and script.answer is not None:
                 text += f" The answer is \\boxed{{{script.answer}}}"
-            out.append(Chunk(n, text, done, "stop" if done else None))
+            out.append(Chunk(tokens, text, done, "stop" if done else None, steps=steps))
         return out
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
@@ -70,11 +87,14 @@ class FakePassthrough:
 class FakeModelServer:
     """Tokenizes by characters and serves scripted episodes."""
 
-    def __init__(self, scripts: Sequence[Script], *, healthy: bool = True) -> None:
+    def __init__(
+        self, scripts: Sequence[Script], *, healthy: bool = True, chunk_tokens: int = 8
+    ) -> None:
         self.scripts = scripts
+        self.chunk_tokens = chunk_tokens
         self.healthy = healthy
         self.calls = 0
-        self.observer = None
+        self.observer: Callable[[str, bool], None] | None = None
         self.episodes: list[FakeEpisode] = []
         self.forwarded: list[tuple[str, dict[str, Any]]] = []
 
@@ -99,7 +119,7 @@ class FakeModelServer:
         return FakePassthrough(200, b'{"passthrough": true}')
 
     def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> FakeEpisode:
-        episode = FakeEpisode(self.scripts)
+        episode = FakeEpisode(self.scripts, chunk_tokens=self.chunk_tokens)
         self.episodes.append(episode)
         return episode
 

@@ -131,3 +131,38 @@ async def test_votes_group_equivalent_answers() -> None:
     controller = Scripted([[Branch(5)]], limits)
     result = await run_search(controller, FakeEpisode(scripts), limits)
     assert result.answer == "1/2"
+
+
+async def test_a_run_to_the_end_takes_one_round_and_all_its_chunks() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10)
+    episode = FakeEpisode([Script(4, "7"), Script(2, "7")], chunk_tokens=10)
+    controller = Scripted([[Branch(1, to_end=True), Branch(1)]], limits)
+    result = await run_search(controller, episode, limits, record=True)
+    whole, stepped = result.branches
+    assert result.log[0] == [Branch(1, to_end=True), Branch(1)]
+    assert whole.finished and whole.depth == 4 and whole.tokens == 40
+    assert stepped.depth == 1 and not stepped.finished
+    assert result.rounds == 1
+
+
+async def test_a_run_to_the_end_stops_at_the_length_cap_and_the_budget() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10, max_branch_tokens=35, budget=50)
+    episode = FakeEpisode([Script(100, None)], chunk_tokens=10)
+    controller = Scripted([[Branch(2, to_end=True)]], limits)
+    result = await run_search(controller, episode, limits)
+    first, second = result.branches
+    assert first.finished and first.finish_reason == "length" and first.tokens == 35
+    assert not second.finished and second.tokens == 15  # what the budget left
+    assert result.tokens == 50 and result.stop_reason == "budget"
+
+
+async def test_an_extension_with_probe_is_probed_at_its_new_depth_in_the_same_round() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10)
+    episode = FakeEpisode([Script(3, "7", ["1", "7"]), Script(1, "5")])
+    controller = Scripted([[Branch(2, probe=True)], [Continue(0, probe=True)]], limits)
+    result = await run_search(controller, episode, limits, record=True)
+    running, done = result.branches
+    assert episode.probed == [(0, 1), (0, 2)]  # the finished branch is not probed
+    assert [p.answer for p in running.probes] == ["1", "7"] and done.finished
+    assert result.log == [[Branch(2, probe=True)], [Continue(0, probe=True)]]
+    assert result.probe_tokens == 6 and result.inadmissible == 0

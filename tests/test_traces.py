@@ -57,7 +57,7 @@ async def test_records_are_written_and_read_back(tmp_path: Path) -> None:
     assert {(p["branch"], p["depth"]) for p in rec["probes"]} == {
         (0, 1), (0, 2), (1, 1), (2, 1), (2, 2), (2, 3)
     }  # fmt: skip
-    assert rec["rounds"][0] == ["Branch(n=3)"]
+    assert rec["rounds"][0] == ["Branch(n=3, probe=True)"]
     assert rec["messages"][0]["content"] == "secret"
 
 

@@ -31,6 +31,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z' ]*")
 # A bare word of three or more letters (not a LaTeX command) marks prose, not mathematics.
 _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 _INTEGER = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+|[-+]?\d+")
+_CANONICAL_INTEGER = re.compile(r"-?\d+")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 
 
@@ -119,6 +120,7 @@ def _exact(expr: Any) -> Any:
 
 
 _REMEMBERED: dict[str, str] = {}
+_REMEMBERED_GRADES: dict[tuple[str, str], bool] = {}
 
 
 def answer_key(answer: str) -> str:
@@ -130,6 +132,16 @@ def answer_key(answer: str) -> str:
 def remember_keys(keys: dict[str, str]) -> None:
     """Seed known keys (from ``tts_proxy.replay.key_cache``) so they are not recomputed."""
     _REMEMBERED.update(keys)
+
+
+def remember_grades(grades: dict[tuple[str, str], bool]) -> None:
+    """Seed known ``equivalent(answer, gold)`` results, keyed by (answer, gold)."""
+    _REMEMBERED_GRADES.update(grades)
+
+
+def known_grades() -> dict[tuple[str, str], bool]:
+    """Every grade seeded or computed in this process (for the replay's disk cache)."""
+    return _REMEMBERED_GRADES
 
 
 @lru_cache(maxsize=65536)
@@ -149,11 +161,20 @@ def _computed_key(answer: str) -> str:
     return str(_exact(expr))
 
 
-@lru_cache(maxsize=65536)
 def equivalent(answer: str, gold: str) -> bool:
     """Math-aware equality of an answer with a reference (gold) answer."""
-    if answer_key(answer) == answer_key(gold):
+    known = _REMEMBERED_GRADES.get((answer, gold))
+    if known is None:
+        known = _REMEMBERED_GRADES[(answer, gold)] = _verified(answer, gold)
+    return known
+
+
+def _verified(answer: str, gold: str) -> bool:
+    key, gold_key = answer_key(answer), answer_key(gold)
+    if key == gold_key:
         return True
+    if _CANONICAL_INTEGER.fullmatch(key) and _CANONICAL_INTEGER.fullmatch(gold_key):
+        return False  # two different integers: no need to ask the parser
     a, g = _parsed(normalise(answer)), _parsed(normalise(gold))
     if a is None or g is None:
         return False

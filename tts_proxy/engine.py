@@ -20,6 +20,8 @@ from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.state import BranchState, ProbeRecord, View
 
 DEFAULT_MAX_ROUNDS = 10_000
+# Tokens asked for a run-to-end extension with no length cap (replay; live always has a cap).
+UNBOUNDED = 1 << 62
 
 
 @dataclass(slots=True)
@@ -53,7 +55,7 @@ class SearchResult:
 class _Plan:
     """One round's admissible work."""
 
-    __slots__ = ("answer", "extend", "probe", "prune", "rejected")
+    __slots__ = ("answer", "extend", "probe", "prune", "rejected", "then_probe", "to_end")
 
     def __init__(self) -> None:
         self.prune: list[BranchState] = []
@@ -61,13 +63,22 @@ class _Plan:
         self.probe: list[BranchState] = []
         self.answer: Answer | None = None
         self.rejected = 0
+        self.to_end: set[int] = set()  # ids of extended branches that run to their end
+        self.then_probe: set[int] = set()  # ids of extended branches probed after their chunk
 
     def executed(self) -> list[Action]:
-        new = sum(1 for b, _ in self.extend if b.depth == 0)
         actions: list[Action] = [Prune(b.id) for b in self.prune]
-        if new:
-            actions.append(Branch(new))
-        actions += [Continue(b.id) for b, _ in self.extend if b.depth > 0]
+        for branch, _ in self.extend:
+            bid = branch.id
+            to_end, probe = bid in self.to_end, bid in self.then_probe
+            if branch.depth > 0:
+                actions.append(Continue(bid, to_end, probe))
+                continue
+            last = actions[-1] if actions else None
+            if isinstance(last, Branch) and (last.to_end, last.probe) == (to_end, probe):
+                actions[-1] = Branch(last.n + 1, to_end, probe)
+            else:
+                actions.append(Branch(1, to_end, probe))
         actions += [Probe(b.id) for b in self.probe]
         return actions
 
@@ -133,10 +144,9 @@ class Search:
         plan = _Plan()
         by_id = self.branches
         size = len(by_id)
-        # Sets only when a round has several actions (a lone action cannot repeat itself).
-        continuing: set[int] | list[int] = set() if len(actions) > 1 else []
+        continuing: dict[int, Continue] = {}
         probing: set[int] = set()
-        new = 0
+        new: list[Branch] = []
         for action in actions:
             kind = type(action)
             if kind is Continue or kind is Probe or kind is Prune:
@@ -147,10 +157,8 @@ class Search:
                 elif kind is Continue:
                     if bid in continuing:
                         plan.rejected += 1
-                    elif isinstance(continuing, set):
-                        continuing.add(bid)
                     else:
-                        continuing.append(bid)
+                        continuing[bid] = action  # type: ignore[assignment]
                 elif kind is Probe:
                     if branch.depth == 0 or branch.probed_at_depth or bid in probing:
                         plan.rejected += 1
@@ -160,35 +168,45 @@ class Search:
                 else:
                     plan.prune.append(branch)
             elif kind is Branch:
-                new += max(0, action.n)  # type: ignore[union-attr]
+                if action.n > 0:  # type: ignore[union-attr]
+                    new.append(action)  # type: ignore[arg-type]
             elif kind is Answer:
                 plan.answer = action  # type: ignore[assignment]
                 return plan
             else:
                 plan.rejected += 1
         pruned = {b.id for b in plan.prune} if plan.prune else ()
-        room = self.max_branches - len(self.branches)
-        if new > room:
-            plan.rejected += new - room
-            new = max(0, room)
         # Continuations first: when the budget cannot fit everything, new branches wait.
-        for bid in continuing:
+        for bid, cont in continuing.items():
             if bid in pruned:
                 plan.rejected += 1
             else:
-                branch = by_id[bid]
-                plan.extend.append((branch, self._chunk_for(branch)))
-        for _ in range(new):
-            branch = BranchState(id=len(self.branches))
-            self.branches.append(branch)
-            plan.extend.append((branch, self._chunk_for(branch)))
+                self._add_extension(plan, by_id[bid], cont.to_end, cont.probe)
+        room = self.max_branches - len(self.branches)
+        for request in new:
+            take = min(request.n, room)
+            plan.rejected += request.n - take
+            room -= take
+            for _ in range(take):
+                branch = BranchState(id=len(self.branches))
+                self.branches.append(branch)
+                self._add_extension(plan, branch, request.to_end, request.probe)
         if pruned and plan.probe:
             plan.probe = [b for b in plan.probe if b.id not in pruned]
         self._fit_budget(plan)
         return plan
 
-    def _chunk_for(self, branch: BranchState) -> int:
+    def _add_extension(self, plan: _Plan, branch: BranchState, to_end: bool, probe: bool) -> None:
+        plan.extend.append((branch, self._chunk_for(branch, to_end)))
+        if to_end:
+            plan.to_end.add(branch.id)
+        if probe:
+            plan.then_probe.add(branch.id)
+
+    def _chunk_for(self, branch: BranchState, to_end: bool = False) -> int:
         cap = self.limits.max_branch_tokens
+        if to_end:
+            return UNBOUNDED if cap is None else max(1, cap - branch.tokens)
         chunk = self.limits.chunk_tokens
         return chunk if cap is None else max(1, min(chunk, cap - branch.tokens))
 
@@ -230,6 +248,11 @@ class Search:
             self._apply_probe(branch, result)
         for (branch, _), chunk in zip(plan.extend, chunks, strict=True):
             self._apply_chunk(branch, chunk)
+        if plan.then_probe:
+            after = [b for b, _ in plan.extend if b.id in plan.then_probe and b.active]
+            if after:
+                for branch, result in zip(after, await ep.probe(after), strict=True):
+                    self._apply_probe(branch, result)
 
     def _apply_probe(self, branch: BranchState, result: ProbeResult) -> None:
         self.probe_tokens += result.tokens
@@ -240,7 +263,7 @@ class Search:
     def _apply_chunk(self, branch: BranchState, chunk: Chunk) -> None:
         self.branch_tokens += chunk.tokens
         branch.tokens += chunk.tokens
-        branch.depth += 1
+        branch.depth += chunk.steps
         branch.chunks.append(chunk.tokens)
         if chunk.text:
             branch.text += chunk.text

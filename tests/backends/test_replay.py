@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.replay.synthetic import synthetic_question
+from tts_proxy.actions import Answer, Branch, Continue
 from tts_proxy.backends.replay import ReplayEpisode
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
@@ -69,3 +70,26 @@ def test_orderings_depend_on_seed_and_repeat_only() -> None:
     assert ordering(1, 2, 50, None, 0) != ordering(1, 3, 50, None, 0)
     assert ordering(1, 2, 50, None, 0) != ordering(1, 2, 50, None, 1)
     assert len(ordering(0, 0, 50, 10, 0)) == 10
+
+
+class _SteppedSC(SelfConsistency):
+    """Self-consistency one chunk at a time: the reference a run to the end must match."""
+
+    def decide(self, view):  # type: ignore[no-untyped-def]
+        actions = [Continue(b.id) for b in view.branches if b.active]
+        missing = self.width - len(view.branches)
+        return ([Branch(missing)] if missing > 0 else []) + actions or [Answer()]
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_a_run_to_the_end_costs_what_its_chunks_cost(seed: int) -> None:
+    q = synthetic_question(seed)
+    limits = Limits(max_branches=8, chunk_tokens=q.chunk_tokens)
+    order = ordering(0, seed, len(q.branches), 8, seed=seed)
+    whole = await replay_one(SelfConsistency, q, 1.0, limits, order)
+    stepped = await replay_one(_SteppedSC, q, 1.0, limits, order)
+    assert whole.rounds == 1 < stepped.rounds
+    assert (whole.answer, whole.tokens) == (stepped.answer, stepped.tokens)
+    assert [(b.depth, b.tokens, b.answer) for b in whole.branches] == [
+        (b.depth, b.tokens, b.answer) for b in stepped.branches
+    ]

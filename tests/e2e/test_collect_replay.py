@@ -43,7 +43,7 @@ async def test_collect_then_replay_gives_the_live_majority(
          "--width", str(WIDTH), "--limit", "5", "--max-tokens", "96", "--chunk-tokens", "32",
          "--base-url", f"{proxy.url}/v1", "--model", MODEL,
          "--state", str(tmp_path / "progress.jsonl")],
-        capture_output=True, text=True, timeout=1200,
+        capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"collected": 5}

@@ -7,12 +7,15 @@ import time
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.conftest import MODEL, ProxyServer, e2e_settings, generation_tokens
 from tts_proxy.embedded.server import EmbeddedVLLM, free_port
 
 pytestmark = pytest.mark.e2e
-QUESTION = [{"role": "user", "content": "What is 3 + 4? Put the final answer in \\boxed{}."}]
+QUESTION: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What is 3 + 4? Put the final answer in \\boxed{}."}
+]
 
 
 def settled_generation_tokens(vllm: EmbeddedVLLM, before: float, expected: float) -> float:
@@ -38,7 +41,7 @@ def test_passthrough_chat_matches_vllm_directly(client: openai.OpenAI, vllm: Emb
 
 def test_passthrough_streaming(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model=MODEL, messages=QUESTION, max_tokens=16, temperature=0.0, stream=True,  # type: ignore[arg-type]
+        model=MODEL, messages=QUESTION, max_tokens=16, temperature=0.0, stream=True,
         stream_options={"include_usage": True},
     )  # fmt: skip
     chunks = list(stream)
@@ -48,7 +51,7 @@ def test_passthrough_streaming(client: openai.OpenAI) -> None:
 
 def run_tts(client: openai.OpenAI, beta: float, **tts: object) -> openai.types.chat.ChatCompletion:
     return client.chat.completions.create(
-        model=MODEL, messages=QUESTION, seed=7,  # type: ignore[arg-type]
+        model=MODEL, messages=QUESTION, seed=7,
         extra_body={"tts": {"beta": beta, **tts}},
     )  # fmt: skip
 
@@ -85,7 +88,7 @@ def test_probe_exit_answers_with_a_summary(client: openai.OpenAI) -> None:
 
 def test_streaming_tts(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model=MODEL, messages=QUESTION, stream=True,  # type: ignore[arg-type]
+        model=MODEL, messages=QUESTION, stream=True,
         stream_options={"include_usage": True}, extra_body={"tts": {"beta": 0.3}},
     )  # fmt: skip
     chunks = list(stream)
@@ -127,7 +130,7 @@ def test_bad_requests_are_openai_400s(
         client.chat.completions.create(
             model=MODEL,
             messages=QUESTION,
-            extra_body={"tts": tts, **extra},  # type: ignore[arg-type]
+            extra_body={"tts": tts, **extra},
         )
     body = info.value.body
     assert (
@@ -151,10 +154,10 @@ def test_unreachable_backend_is_a_503() -> None:
             client.chat.completions.create(
                 model=MODEL,
                 messages=QUESTION,
-                extra_body={"tts": {"beta": 0.5}},  # type: ignore[arg-type]
+                extra_body={"tts": {"beta": 0.5}},
             )
         assert info.value.status_code == 503
         with pytest.raises(openai.APIStatusError) as info:
-            client.chat.completions.create(model=MODEL, messages=QUESTION)  # type: ignore[arg-type]
+            client.chat.completions.create(model=MODEL, messages=QUESTION)
         assert info.value.status_code == 503
         assert httpx.get(f"{proxy.url}/healthz").status_code == 503

@@ -43,7 +43,9 @@ def test_sc64_reproduces_the_published_numbers(model: str) -> None:
 
 
 def test_cmc_at_half_beta_matches_sc64_with_a_third_of_the_tokens() -> None:
-    accuracy, tokens, sc_accuracy, _sc_tokens = [], [], [], []
+    accuracy: list[float] = []
+    tokens: list[float] = []
+    sc_accuracy: list[float] = []
     for model in sorted(PUBLISHED_SC64):
         questions = load_replay(shared_file("autotts", model, "aime24.json"))
         limits = Limits(max_branches=64)

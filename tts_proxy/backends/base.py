@@ -22,6 +22,7 @@ class Chunk:
     finished: bool = False
     finish_reason: str | None = None
     answer: str | None = None  # the final answer, when the backend knows it (replay)
+    steps: int = 1  # chunk boundaries crossed: the branch's depth grows by this much
 
 
 @dataclass(frozen=True, slots=True)

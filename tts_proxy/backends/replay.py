@@ -3,7 +3,8 @@
 Cost accounting follows AutoTTS' replay: each step of a branch reveals the probe answer after
 one more chunk and costs a chunk of tokens; the step past the last recorded probe finishes the
 branch with its final answer and costs the rest of its tokens. Probes cost nothing extra here
-(the recording already paid for them).
+(the recording already paid for them). An extension asking for k chunks' worth of tokens (a
+run to the end asks for many) takes k steps at once, costed the same as k single steps.
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ class ReplayEpisode:
     async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
         chunks = []
         step = self._step
-        for branch, _ in requests:
+        size = self._chunk
+        for branch, n in requests:
             rec = self._trajectories[branch.id]
-            done = len(rec.probe_answers)
-            if branch.depth < done:
-                chunks.append(step)
+            left = len(rec.probe_answers) - branch.depth  # recorded steps before the end
+            steps = n // size if n > size else 1  # a run to the end asks for many chunks
+            if steps <= left:
+                chunks.append(step if steps == 1 else Chunk(size * steps, steps=steps))
             else:
-                rest = max(0, rec.n_tokens - self._chunk * done)
-                chunks.append(Chunk(rest, "", True, "stop", rec.final_answer))
+                rest = max(0, rec.n_tokens - size * len(rec.probe_answers))
+                chunks.append(
+                    Chunk(size * left + rest, "", True, "stop", rec.final_answer, left + 1)
+                )
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:

@@ -34,7 +34,7 @@ class AdaptiveConsistency(Controller):
 
     def decide(self, view: View) -> Sequence[Action]:
         if view.branches and view.branches[-1].active:  # one at a time: only the last runs
-            return [Continue(view.branches[-1].id)]
+            return [Continue(view.branches[-1].id, to_end=True)]
         counts = view.final_votes().most_common(2)
         if counts:
             v1 = counts[0][1]
@@ -42,5 +42,5 @@ class AdaptiveConsistency(Controller):
             if leader_probability(v1, v2) >= self.threshold:
                 return [Answer()]
         if view.can_branch > 0:
-            return [Branch(1)]
+            return [Branch(1, to_end=True)]
         return [Answer()]

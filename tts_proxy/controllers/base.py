@@ -66,3 +66,22 @@ def interpolate(lo: float, hi: float, beta: float) -> float:
 def geometric(lo: float, hi: float, beta: float) -> float:
     """Geometric map of beta onto [lo, hi] (both > 0): equal beta steps multiply the setting."""
     return float(lo * (hi / lo) ** beta)
+
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """A setting as a smooth monotone function of beta: ``lo`` at beta 0, ``hi`` at beta 1.
+
+    ``geometric`` ramps multiply by equal factors per beta step (both ends must be > 0).
+    Whether ``hi >= lo`` or ``hi <= lo`` spends more depends on the setting; each controller
+    that uses ramps says which way is "more spend" for each.
+    """
+
+    lo: float
+    hi: float
+    geometric: bool = False
+
+    def at(self, beta: float) -> float:
+        if self.geometric:
+            return geometric(self.lo, self.hi, beta)
+        return interpolate(self.lo, self.hi, beta)

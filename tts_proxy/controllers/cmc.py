@@ -14,21 +14,47 @@ the latest probe of a running one. Each round:
 - a branch is abandoned only after disagreeing with the leader for ``abandon_patience``
   consecutive probes, and at least two branches are always kept alive.
 
-Every setting is a smooth monotone function of beta (``CMCSettings.from_beta``): more beta
-means a wider start, a higher stop bar, a larger pool before stopping, more width allowed and
-more patience -- never less spend.
+Every setting is a ``Ramp`` -- a smooth monotone function of beta -- in ``ConfidenceMomentum.
+ramps``: more beta means a wider start, a higher stop bar, a larger pool before stopping, more
+width allowed and more patience -- never less spend. Subclasses (discovery writes them) change
+only the ramps; ``SPEND`` says, for each setting, which way spends more.
+
+One setting goes beyond the paper: ``stable_probes`` = k > 0 lets a running branch whose last
+k probes agree vote with that answer, as if it had finished (0, the built-in's value, is off).
+With one branch and k = 2 this is probe-and-exit, so the family spans the cheap end too.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
 from tts_proxy.answers import answer_key
-from tts_proxy.controllers.base import Controller, Limits, geometric, interpolate, unprobed
+from tts_proxy.controllers.base import Controller, Limits, Ramp, unprobed
 from tts_proxy.controllers.parallel_probe import disagrees_for
+from tts_proxy.controllers.probe_exit import agreeing_tail
 from tts_proxy.state import View
+
+# +1: a larger value spends more; -1: a larger value spends less; 0: neither (fixed).
+SPEND: dict[str, int] = {
+    "initial_width": 1,
+    "max_width": 1,
+    "widen_by": 1,
+    "tau": 1,
+    "min_pool": 1,
+    "alpha": 0,
+    "stall": 1,
+    "abandon_patience": 1,
+    "lag": -1,
+    "stable_probes": 1,
+}
+_INTEGER_SETTINGS = {
+    "initial_width", "max_width", "widen_by", "min_pool", "abandon_patience", "lag",
+    "stable_probes",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,29 +68,45 @@ class CMCSettings:
     stall: float
     abandon_patience: int
     lag: int
+    stable_probes: int
+
+    @classmethod
+    def from_ramps(cls, ramps: dict[str, Ramp], beta: float, limits: Limits) -> CMCSettings:
+        values: dict[str, float | int] = {}
+        for f in fields(cls):
+            value = ramps[f.name].at(beta)
+            values[f.name] = max(1, round(value)) if f.name in _INTEGER_SETTINGS else value
+        cap = limits.max_branches
+        values["initial_width"] = min(cap, int(values["initial_width"]))
+        values["max_width"] = min(cap, int(values["max_width"]))
+        if ramps["stable_probes"].hi <= 0:  # off at every beta
+            values["stable_probes"] = 0
+        return cls(**values)  # type: ignore[arg-type]
 
     @classmethod
     def from_beta(cls, beta: float, limits: Limits) -> CMCSettings:
-        cap = limits.max_branches
-        return cls(
-            initial_width=min(cap, round(interpolate(4, 10, beta))),
-            max_width=min(cap, round(geometric(8, 48, beta))),
-            widen_by=round(interpolate(2, 6, beta)),
-            tau=interpolate(0.60, 0.85, beta),
-            min_pool=round(interpolate(3, 10, beta)),
-            alpha=0.5,
-            stall=0.02,
-            abandon_patience=round(geometric(12, 48, beta)),
-            lag=2,
-        )
+        """The built-in CMC's settings."""
+        return cls.from_ramps(ConfidenceMomentum.ramps, beta, limits)
 
 
 class ConfidenceMomentum(Controller):
     name = "cmc"
+    ramps: ClassVar[dict[str, Ramp]] = {
+        "initial_width": Ramp(4, 10),
+        "max_width": Ramp(8, 48, geometric=True),
+        "widen_by": Ramp(2, 6),
+        "tau": Ramp(0.60, 0.85),
+        "min_pool": Ramp(3, 10),
+        "alpha": Ramp(0.5, 0.5),
+        "stall": Ramp(0.02, 0.02),
+        "abandon_patience": Ramp(12, 48, geometric=True),
+        "lag": Ramp(2, 2),
+        "stable_probes": Ramp(0, 0),
+    }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.settings = CMCSettings.from_beta(self.beta, self.limits)
+        self.settings = CMCSettings.from_ramps(self.ramps, self.beta, self.limits)
         self.ema: float | None = None
         self.trend = 0.0
         self._pool_seen = 0
@@ -73,6 +115,13 @@ class ConfidenceMomentum(Controller):
     def _update_momentum(self, view: View) -> tuple[str | None, int]:
         """Fold the completed-answer pool into the EMA when it has grown; return leader, size."""
         votes = view.final_votes()
+        k = self.settings.stable_probes
+        if k:
+            votes = votes + Counter(
+                answer_key(a)
+                for b in view.branches
+                if b.active and (a := agreeing_tail(b, k)) is not None
+            )
         pool = sum(votes.values())
         if pool and pool != self._pool_seen:
             confidence = votes.most_common(1)[0][1] / pool
@@ -88,7 +137,7 @@ class ConfidenceMomentum(Controller):
     def decide(self, view: View) -> Sequence[Action]:
         s = self.settings
         if not view.branches:
-            return [Branch(s.initial_width)]
+            return [Branch(s.initial_width, probe=True)]
         active = view.active
         probes = unprobed(view)
         if probes:
@@ -117,7 +166,9 @@ class ConfidenceMomentum(Controller):
         running = len(active) - len(pruned)
         stalled = pool > 0 and abs(self.trend) < s.stall and ema < s.tau
         if (stalled or running == 0) and width < s.max_width and view.can_branch > 0:
-            actions.append(Branch(min(s.widen_by, s.max_width - width, view.can_branch)))
+            actions.append(
+                Branch(min(s.widen_by, s.max_width - width, view.can_branch), probe=True)
+            )
 
         self._steps += 1
         if leader is None:  # nothing finished yet: depth bursts follow what the probes say
@@ -129,7 +180,7 @@ class ConfidenceMomentum(Controller):
             current = b.current_answer
             aligned = leader is not None and current is not None and answer_key(current) == leader
             if aligned or leader is None or self._steps % s.lag == 0:
-                actions.append(Continue(b.id))
+                actions.append(Continue(b.id, probe=True))
         if not any(isinstance(a, Continue | Branch) for a in actions):
-            actions += [Continue(b.id) for b in active if b.id not in pruned]
+            actions += [Continue(b.id, probe=True) for b in active if b.id not in pruned]
         return actions or [Answer()]

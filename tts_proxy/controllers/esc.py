@@ -35,7 +35,9 @@ class EarlyStoppingSC(Controller):
         branches = view.branches
         w = self.window
         last = branches[(len(branches) - 1) // w * w :] if branches else []
-        running = [Continue(b.id) for b in last if b.active]  # only the newest window runs
+        running = [
+            Continue(b.id, to_end=True) for b in last if b.active
+        ]  # only the newest window runs
         if running:
             return running
         if last:
@@ -43,4 +45,4 @@ class EarlyStoppingSC(Controller):
             if len(last) == w and len(keys) == 1 and None not in keys:
                 return [Answer()]
         room = min(view.can_branch, self.max_samples - len(branches))
-        return [Branch(min(w, room))] if room > 0 else [Answer()]
+        return [Branch(min(w, room), to_end=True)] if room > 0 else [Answer()]

@@ -21,12 +21,12 @@ class Explore(Controller):
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:
-            return [Branch(self.limits.max_branches)]
+            return [Branch(self.limits.max_branches, probe=True)]
         active = view.active
         probes = unprobed(view)
         if probes:
             return probes
-        return [Continue(b.id) for b in active] or [Answer()]
+        return [Continue(b.id, probe=True) for b in active] or [Answer()]
 
     def aggregate(self, view: View) -> str | None:
         return majority([b.answer for b in view.branches if b.finished])

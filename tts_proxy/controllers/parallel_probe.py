@@ -41,7 +41,7 @@ class ParallelProbe(Controller):
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:
-            return [Branch(self.cohort)]
+            return [Branch(self.cohort, probe=True)]
         active = view.active
         probes = unprobed(view)
         if probes:
@@ -59,5 +59,5 @@ class ParallelProbe(Controller):
             deviants = [b for b in active if disagrees_for(b, leader, self.patience)]
             prunes = [Prune(b.id) for b in deviants[: max(0, prunable)]]
             pruned = {p.branch for p in prunes}
-            return [*prunes, *(Continue(b.id) for b in active if b.id not in pruned)]
-        return [Continue(b.id) for b in active]
+            return [*prunes, *(Continue(b.id, probe=True) for b in active if b.id not in pruned)]
+        return [Continue(b.id, probe=True) for b in active]

@@ -38,7 +38,7 @@ class ProbeExit(Controller):
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:
-            return [Branch(1)]
+            return [Branch(1, probe=True)]
         finished = [b for b in view.branches if b.finished and b.answer is not None]
         if finished:
             return [Answer(finished[0].answer)]
@@ -50,5 +50,5 @@ class ProbeExit(Controller):
             agreed = agreeing_tail(b, self.k)
             if agreed is not None:
                 return [Answer(agreed)]
-            actions.append(Continue(b.id))
+            actions.append(Continue(b.id, probe=True))
         return actions or [Answer()]

@@ -24,6 +24,6 @@ class SelfConsistency(Controller):
         actions: list[Action] = []
         missing = self.width - len(view.branches)
         if missing > 0:
-            actions.append(Branch(missing))
-        actions += [Continue(b.id) for b in view.branches if b.active]
+            actions.append(Branch(missing, to_end=True))
+        actions += [Continue(b.id, to_end=True) for b in view.branches if b.active]
         return actions or [Answer()]

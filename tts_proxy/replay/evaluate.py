@@ -13,6 +13,7 @@ from tts_proxy.backends.replay import ReplayEpisode
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.engine import SearchResult, run_search
 from tts_proxy.replay.environment import ReplayQuestion
+from tts_proxy.replay.key_cache import save_grades
 
 DEFAULT_REPEATS = 16
 
@@ -127,6 +128,7 @@ async def _evaluate(
                     result.stop_reason,
                 )
             )
+    save_grades()
     n = len(episodes) or 1
     return Evaluation(
         controller=controller_cls.name,
