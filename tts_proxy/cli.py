@@ -1,4 +1,4 @@
-"""The ``tts-proxy`` command: serve, replay, bench."""
+"""The ``tts-proxy`` command: serve, replay, collect, discover."""
 
 from __future__ import annotations
 
@@ -119,6 +119,63 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    import logging
+
+    import openai
+
+    from tts_proxy.discovery.agent import AgentProposer
+    from tts_proxy.discovery.environments import split_environments
+    from tts_proxy.discovery.loop import DiscoverOptions, Discovery
+
+    logging.basicConfig(level=logging.INFO, format="[discover] %(message)s")
+    split = split_environments(
+        args.traces, held_out=args.held_out, held_out_share=args.held_out_share, seed=args.seed
+    )
+    agent = None
+    if args.agent_base_url:
+        client = openai.OpenAI(
+            base_url=args.agent_base_url,
+            api_key=args.agent_api_key,
+            timeout=args.agent_timeout,
+            max_retries=1,
+        )
+        agent = AgentProposer(
+            client,
+            args.agent_model,
+            max_prompt_chars=args.agent_prompt_chars,
+            max_tokens=args.agent_max_tokens,
+        )
+    options = DiscoverOptions(
+        out=args.out,
+        reports=args.reports,
+        name=args.name,
+        rounds=args.rounds,
+        trials=args.trials,
+        repeats=args.repeats,
+        report_repeats=args.report_repeats,
+        seed=args.seed,
+        budget_minutes=args.budget_minutes,
+        history=args.history,
+    )
+    try:
+        report = Discovery(split, options, agent).run()
+    except ValueError as exc:
+        print(f"tts-proxy discover: {exc}", file=sys.stderr)
+        return 1
+    verdict = report["held_out"]["comparison"]
+    summary = {
+        "controller": report["file"],
+        "report": str(args.reports / f"{args.name}.json"),
+        "dominates_builtins_on_held_out": verdict["dominates"],
+        "points_below": verdict["points_below"],
+        "worst": verdict["worst"],
+        "search": report["search"],
+    }
+    print(json.dumps(summary))
+    return 0
+
+
 def _beta(value: str) -> float:
     beta = float(value)
     if not 0.0 <= beta <= 1.0:
@@ -164,6 +221,37 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--chunk-tokens", type=int)
     col.add_argument("--state", type=Path, help="progress file (resumes from it)")
     col.set_defaults(func=_collect)
+
+    dis = sub.add_parser("discover", help="search for a better controller on logged traffic")
+    dis.add_argument(
+        "--traces", type=Path, nargs="+", required=True, help="trace directories or replay files"
+    )
+    dis.add_argument("--out", type=Path, default=Path("controllers"))
+    dis.add_argument("--reports", type=Path, default=Path("reports"))
+    dis.add_argument("--name", default="discovered", help="the new controller's name")
+    dis.add_argument("--rounds", type=int, default=8)
+    dis.add_argument("--trials", type=int, default=8, help="parameter-search points per round")
+    dis.add_argument("--repeats", type=int, default=4, help="orderings per point while searching")
+    dis.add_argument("--report-repeats", type=int, default=16)
+    dis.add_argument(
+        "--held-out",
+        nargs="*",
+        default=[],
+        help="files (name patterns) held out whole, e.g. Qwen3-4B Qwen3-8B",
+    )
+    dis.add_argument(
+        "--held-out-share", type=float, help="share of each other file's questions held out"
+    )
+    dis.add_argument("--seed", type=int, default=0)
+    dis.add_argument("--budget-minutes", type=float)
+    dis.add_argument("--history", type=Path, help="history file (resumes from it)")
+    dis.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
+    dis.add_argument("--agent-model", default="gpt-4o")
+    dis.add_argument("--agent-api-key", default="none")
+    dis.add_argument("--agent-timeout", type=float, default=300.0)
+    dis.add_argument("--agent-max-tokens", type=int, default=1500)
+    dis.add_argument("--agent-prompt-chars", type=int, default=12_000)
+    dis.set_defaults(func=_discover)
     return parser
 
 

@@ -102,6 +102,18 @@ class Metrics:
             "tts_early_answers_total", "TTS requests answered from a probe before a branch ended",
             ["controller", "model"], registry=r,
         )  # fmt: skip
+        self.controllers_loaded = Gauge(
+            "tts_controllers_loaded", "Controllers the proxy can serve (built-in and loaded)",
+            registry=r,
+        )  # fmt: skip
+        self.controller_files_refused = Gauge(
+            "tts_controller_files_refused",
+            "Files in the controllers directory that failed the gate or the import",
+            registry=r,
+        )
+        self.controller_reloads = Counter(
+            "tts_controller_reloads_total", "Reloads of the controllers directory", registry=r
+        )
         r.register(ReplaySavings(savings_file))
 
     def backend_call(self, kind: str, ok: bool) -> None:

@@ -4,6 +4,7 @@ engine on the live backend, and compose the answer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from tts_proxy.protocol import (
 from tts_proxy.savings import SavingsEstimator
 from tts_proxy.settings import Settings
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
+
+log = logging.getLogger("tts_proxy")
 
 BETA_HEADER = "x-tts-beta"
 PASSTHROUGH = "none"
@@ -90,6 +93,31 @@ class TTSService:
         self.savings = SavingsEstimator()
         self._suffix_ids: dict[str, tuple[int, ...]] = {}
         self._explore_draw = random.Random()
+        self._reloading = asyncio.Lock()
+        self._versions = registry.versions()
+        self.metrics.controllers_loaded.set(len(registry.names()))
+        self.metrics.controller_files_refused.set(len(registry.errors))
+
+    async def reload_controllers(self) -> dict[str, Any]:
+        """Re-read the controllers directory (gated files only); a refused file is logged."""
+        async with self._reloading:
+            await asyncio.to_thread(self.registry.reload)
+            self._versions = self.registry.versions()
+        for path, why in self.registry.errors.items():
+            log.warning("controller file %s not loaded: %s", path, why)
+        m = self.metrics
+        m.controller_reloads.inc()
+        m.controllers_loaded.set(len(self.registry.names()))
+        m.controller_files_refused.set(len(self.registry.errors))
+        return {"controllers": self.registry.names(), "refused": dict(self.registry.errors)}
+
+    async def watch_controllers(self) -> None:
+        """Reload whenever a file in the controllers directory appears, changes or goes."""
+        self._versions = self.registry.versions()
+        while True:
+            await asyncio.sleep(self.settings.controllers_poll_seconds)
+            if self.registry.versions() != self._versions:
+                await self.reload_controllers()
 
     async def model_label(self, model: str) -> str:
         """The model as a metric label: a model the backend serves, else ``other``."""

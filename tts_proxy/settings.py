@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     probe_tokens: int = Field(24, gt=0, le=256)
     keepalive_seconds: float = Field(5.0, gt=0)
     controllers_dir: Path | None = Field(None, description="extra controller files to load")
+    controllers_poll_seconds: float = Field(
+        2.0, ge=0.0, description="how often controllers_dir is checked for changes (0: never)"
+    )
+    gate_controllers: bool = Field(True, description="run the discovery gate on extra files")
     trace_dir: Path | None = Field(Path("traces"), description="None disables trace records")
     trace_max_bytes: int = Field(64 << 20, gt=0)
     log_prompts: bool = Field(True, description="false stores a SHA-256 instead of the prompt")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.replay.synthetic import synthetic_question
 from tts_proxy.actions import Answer, Branch, Continue
 from tts_proxy.backends.replay import ReplayEpisode
 from tts_proxy.controllers import ControllerRegistry
@@ -13,6 +12,7 @@ from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.engine import run_search
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.replay.evaluate import ordering, replay_one
+from tts_proxy.replay.synthetic import synthetic_question
 
 pytestmark = pytest.mark.anyio
 

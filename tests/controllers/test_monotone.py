@@ -7,12 +7,12 @@ from collections import defaultdict
 import pytest
 
 from tests.conftest import shared_file
-from tests.replay.synthetic import synthetic_question
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
 from tts_proxy.replay.environment import ReplayQuestion
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.importers import load_replay
+from tts_proxy.replay.synthetic import synthetic_question
 
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 # Exactly monotone by construction: a fixed stopping rule and a beta-monotone allowance.

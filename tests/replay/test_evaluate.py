@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_file
-from tests.replay.synthetic import synthetic_question
 from tts_proxy.controllers.base import Limits
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.importers import load_replay
+from tts_proxy.replay.synthetic import synthetic_question
 
 # AutoTTS paper, Table 1 (exact-string grading): SC@64 accuracy % and tokens per question.
 PUBLISHED_SC64 = {

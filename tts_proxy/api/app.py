@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tts_proxy.api import errors, routes
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.discovery.gate import gate_for_proxy
 from tts_proxy.metrics import Metrics
 from tts_proxy.service import TTSService
 from tts_proxy.settings import Settings
@@ -51,7 +53,8 @@ def create_app(
 ) -> FastAPI:
     """An app serving ``backend``; the backend and the trace writer close with the app."""
     registry = registry or ControllerRegistry(
-        [settings.controllers_dir] if settings.controllers_dir else []
+        [settings.controllers_dir] if settings.controllers_dir else [],
+        gate=gate_for_proxy if settings.gate_controllers else None,
     )
     metrics = Metrics(settings.savings_file)
     backend.observer = metrics.backend_call
@@ -63,7 +66,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service: TTSService = app.state.service
+        watcher = None
+        if settings.controllers_dir is not None and settings.controllers_poll_seconds > 0:
+            watcher = asyncio.create_task(service.watch_controllers())
         yield
+        if watcher is not None:
+            watcher.cancel()
         await backend.close()
         if traces is not None:
             traces.close()

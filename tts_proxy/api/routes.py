@@ -180,6 +180,12 @@ async def metrics(request: Request) -> Response:
     return Response(_service(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
+@router.post("/admin/controllers/reload")
+async def reload_controllers(request: Request) -> dict[str, Any]:
+    """Load new or changed files from the controllers directory now (each passes the gate)."""
+    return await _service(request).reload_controllers()
+
+
 @router.post("/v1/tts/feedback")
 async def feedback(request: Request) -> dict[str, Any]:
     """Attach a label (the true answer, or a score) to a logged TTS request."""

@@ -2,7 +2,9 @@
 
 The registry loads every module of this package and every ``*.py`` in the extra directories
 it is given (where discovery writes new controllers). A module contributes each
-``Controller`` subclass it defines that has a ``name``.
+``Controller`` subclass it defines that has a ``name``. With a ``gate`` (the proxy passes
+``tts_proxy.discovery.gate``), an extra file is imported only once the gate has passed it;
+verdicts are kept per file version, so an unchanged file is not checked again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib.util
 import inspect
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -55,14 +57,39 @@ def load_controller_file(path: Path) -> list[type[Controller]]:
     return found
 
 
+FileVersion = tuple[str, int, int]  # path, mtime in ns, size
+Gate = Callable[[Path], str | None]  # a file -> why it is refused, or None
+
+
 class ControllerRegistry:
     """Controllers by name: the built-ins plus the files in ``extra_dirs``."""
 
-    def __init__(self, extra_dirs: Sequence[Path] = ()) -> None:
+    def __init__(self, extra_dirs: Sequence[Path] = (), gate: Gate | None = None) -> None:
         self.extra_dirs = [Path(d) for d in extra_dirs]
+        self.gate = gate
         self.errors: dict[str, str] = {}
         self._by_name: dict[str, type[Controller]] = {}
+        self._verdicts: dict[FileVersion, str | None] = {}
         self.reload()
+
+    def versions(self) -> list[FileVersion]:
+        """The extra files as they are now: a change here means a reload is due."""
+        out = []
+        for directory in self.extra_dirs:
+            for path in sorted(directory.glob("*.py")):
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+        return out
+
+    def _refusal(self, version: FileVersion) -> str | None:
+        if self.gate is None:
+            return None
+        if version not in self._verdicts:
+            self._verdicts[version] = self.gate(Path(version[0]))
+        return self._verdicts[version]
 
     def reload(self) -> None:
         """Load the built-ins and every extra file again; broken files are kept in ``errors``."""
@@ -73,13 +100,20 @@ class ControllerRegistry:
                 for cls in _controllers_in(module):
                     found[cls.name] = cls
         errors: dict[str, str] = {}
-        for directory in self.extra_dirs:
-            for path in sorted(directory.glob("*.py")):
-                try:
-                    for cls in load_controller_file(path):
-                        found[cls.name] = cls
-                except ControllerLoadError as exc:
-                    errors[str(path)] = exc.message
+        builtins = set(found)
+        for version in self.versions():
+            path = Path(version[0])
+            refusal = self._refusal(version)
+            if refusal is not None:
+                errors[str(path)] = f"refused by the gate: {refusal}"
+                continue
+            try:
+                for cls in load_controller_file(path):
+                    if cls.name in builtins:
+                        raise ControllerLoadError(f"{path}: {cls.name!r} is a built-in's name")
+                    found[cls.name] = cls
+            except ControllerLoadError as exc:
+                errors[str(path)] = exc.message
         self._by_name, self.errors = found, errors
 
     def names(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Small replay questions built in code, so replay tests run without the shared data."""
+"""Small replay questions built in code: for tests, and for the controller gate's smoke run
+when no recorded data is at hand (the proxy gates files it hot-loads without any)."""
 
 from __future__ import annotations
 

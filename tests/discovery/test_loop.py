@@ -1,0 +1,130 @@
+"""The discovery loop end to end on synthetic replay files: parameter search, an agent that
+writes junk, a recorded good proposal shipped and hot-loaded by a running proxy, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.discovery.conftest import two_models
+from tests.discovery.test_agent import endpoint, reply
+from tests.fakes import FakeModelServer, Script
+from tts_proxy.api.app import create_app
+from tts_proxy.discovery.agent import AgentProposer
+from tts_proxy.discovery.environments import split_environments
+from tts_proxy.discovery.loop import DiscoverOptions, Discovery
+from tts_proxy.service import TTSService
+from tts_proxy.settings import Settings
+
+# A reply as an agent model wrote it: prose around one file.
+RECORDED_REPLY = '''Here is a controller that widens with beta and stops on a clear majority.
+
+```python
+from tts_proxy.actions import Answer, Branch, Continue
+from tts_proxy.controllers.base import Controller, interpolate
+
+
+class MajorityWidening(Controller):
+    """Branches run to the end in waves; stop once the leader holds a clear majority."""
+
+    name = "majority_widening"
+
+    def decide(self, view):
+        width = 1 + round(interpolate(1, 15, self.beta))
+        running = [Continue(b.id, to_end=True) for b in view.active]
+        if running:
+            return running
+        votes = view.final_votes().most_common(2)
+        if votes and len(view.branches) >= 3:
+            lead = votes[0][1] - (votes[1][1] if len(votes) > 1 else 0)
+            if lead >= 2 + round(4 * self.beta):
+                return [Answer()]
+        room = min(width - len(view.branches), view.can_branch)
+        return [Branch(min(2, room), to_end=True)] if room > 0 else [Answer()]
+```
+'''
+
+
+def options(tmp_path: Path, **kw: object) -> DiscoverOptions:
+    base: dict[str, object] = dict(out=tmp_path / "controllers", reports=tmp_path / "reports",
+                                   name="found", rounds=1, trials=2, repeats=1, report_repeats=2)  # fmt: skip
+    return DiscoverOptions(**(base | kw))  # type: ignore[arg-type]
+
+
+def history(opts: DiscoverOptions) -> list[dict[str, object]]:
+    return [json.loads(line) for line in opts.history_path.read_text().splitlines()]
+
+
+def test_parameter_search_alone_ships_a_gated_controller_and_a_report(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    opts = options(tmp_path)
+    report = Discovery(split, opts).run()
+    assert report["search"]["agent"] == "none given: parameter search only"
+    assert report["proposer"] == "tpe" and report["search"]["candidates"] == 2
+    source = (opts.out / "found.py").read_text()
+    assert "Discovered by `tts-proxy discover`" in source and "name = 'found'" in source
+    assert (opts.reports / "found.png").stat().st_size > 0
+    saved = json.loads((opts.reports / "found.json").read_text())
+    assert set(saved["held_out"]["builtins"]) >= {"sc", "cmc", "probe_exit"}
+    assert saved["held_out"]["comparison"]["points_checked"] > 0
+    assert saved["data"]["held_out"][0]["name"] == "model-b/bench"
+
+
+def test_the_loop_survives_an_agent_that_writes_junk(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    opts = options(tmp_path, trials=1)
+    junk = AgentProposer(endpoint(reply("```python\nimport os\nclass X: pass\n```")), "junk")
+    Discovery(split, opts, junk).run()
+    (agent,) = [h for h in history(opts) if h.get("proposer") == "agent"]
+    assert agent["status"] == "rejected" and "import of 'os'" in str(agent["reason"])
+
+
+def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    Discovery(split, options(tmp_path, rounds=1)).run()
+    opts = options(tmp_path, rounds=2)
+    Discovery(split, opts).run()
+    entries = history(opts)
+    candidates = [h for h in entries if h["kind"] == "candidate"]
+    assert [c["round"] for c in candidates] == [0, 0, 1, 1]
+    assert sum(1 for h in entries if h["kind"] == "setup") == 1
+    assert sum(1 for h in entries if h["kind"] == "reference") == 6  # measured once
+
+
+@pytest.mark.anyio
+async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path) -> None:
+    opts = options(tmp_path, trials=0)
+    opts.out.mkdir(parents=True)
+    settings = Settings(backend_url="http://fake", controllers_dir=opts.out,
+                        controllers_poll_seconds=0.05, trace_dir=None, chunk_tokens=8)  # fmt: skip
+    app = create_app(settings, FakeModelServer([Script(2, "4", ["4", "4"])]))
+    service: TTSService = app.state.service
+    watcher = asyncio.create_task(service.watch_controllers())
+    try:
+        split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+        agent = AgentProposer(endpoint(reply(RECORDED_REPLY)), "recorded")
+        report = await asyncio.to_thread(Discovery(split, opts, agent).run)
+        assert report["proposer"] == "agent"
+        for _ in range(600):  # the watcher gates the new file in a child process, then loads it
+            if "found" in service.registry:
+                break
+            await asyncio.sleep(0.1)
+        assert "found" in service.registry, service.registry.errors
+    finally:
+        watcher.cancel()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
+        body = {"model": "fake", "messages": [{"role": "user", "content": "2+2?"}],
+                "tts": {"controller": "found", "beta": 0.5}}  # fmt: skip
+        r = await client.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["tts"]["controller"] == "found" and r.json()["tts"]["answer"] == "4"
+        (opts.out / "bad.py").write_text("import socket\n")
+        r = await client.post("/admin/controllers/reload")
+        refused = r.json()["refused"]
+        assert "found" in r.json()["controllers"]
+        assert any("bad.py" in p and "socket" in why for p, why in refused.items())

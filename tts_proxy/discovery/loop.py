@@ -1,0 +1,452 @@
+"""The discovery loop: propose, gate, evaluate, remember; then ship the winner with a report.
+
+Each round runs ``trials`` parameter-search candidates (optuna TPE over CMC's ramps; the first
+two are fixed starting points: the built-in CMC's settings on the search axes, and a sweep
+from one probed branch to full width) and, when an agent endpoint is given, one agent-written
+file. Every candidate, with its curve on the search set and its score against the built-ins
+there, is one line of the history file; a run that is stopped picks up from it. The winner
+(best search score) is written to ``out/<name>.py``, gated once more, measured on the held-out
+set next to every built-in, and reported in ``reports/<name>.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
+from tts_proxy.discovery import families
+from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer, Candidate
+from tts_proxy.discovery.curves import (
+    REPORT_BETAS,
+    SEARCH_BETAS,
+    Curve,
+    compare,
+    failure_traces,
+    measure,
+    score,
+)
+from tts_proxy.discovery.environments import Environment, Split
+from tts_proxy.discovery.gate import SandboxLimits, check_file
+from tts_proxy.discovery.report import comparison, plot, write_report
+
+log = logging.getLogger("tts_proxy.discovery")
+
+BUILTINS = ("sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc")
+
+
+@dataclass
+class DiscoverOptions:
+    out: Path
+    reports: Path = Path("reports")
+    name: str = "discovered"
+    rounds: int = 8
+    trials: int = 8  # parameter-search candidates per round
+    repeats: int = 4  # orderings per point while searching
+    report_repeats: int = 16  # orderings per point in the held-out report
+    seed: int = 0
+    width: int = 64
+    budget_minutes: float | None = None
+    history: Path | None = None
+    sandbox: SandboxLimits = field(
+        default_factory=lambda: SandboxLimits(cpu_seconds=600, wall_seconds=900)
+    )
+
+    @property
+    def history_path(self) -> Path:
+        return self.history or self.reports / f"{self.name}.history.jsonl"
+
+    @property
+    def candidates_dir(self) -> Path:
+        return self.reports / f"{self.name}.candidates"
+
+
+def _environments_json(envs: tuple[Environment, ...]) -> list[dict[str, Any]]:
+    return [{"path": str(e.path), "indices": list(e.indices)} for e in envs]
+
+
+class Discovery:
+    """One discovery run over a search/held-out split."""
+
+    def __init__(
+        self,
+        split: Split,
+        options: DiscoverOptions,
+        agent: AgentProposer | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.split = split
+        self.options = options
+        self.agent = agent
+        self.clock = clock
+        self.history: list[dict[str, Any]] = []
+        self.registry = ControllerRegistry()
+        self._started = clock()
+
+    # -- history ---------------------------------------------------------------------------
+
+    def _setup(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "kind": "setup",
+            "search": _environments_json(self.split.search),
+            "betas": list(SEARCH_BETAS),
+            "repeats": o.repeats,
+            "seed": o.seed,
+            "width": o.width,
+        }
+
+    def _load_history(self) -> None:
+        path = self.options.history_path
+        if not path.exists():
+            return
+        for line in path.read_text().splitlines():
+            try:
+                self.history.append(json.loads(line))
+            except ValueError:
+                continue  # a torn last line from a stopped run
+        setup = next((h for h in self.history if h.get("kind") == "setup"), None)
+        if setup is not None and setup != self._setup():
+            raise ValueError(
+                f"{path} was written for other data or settings; give --history a new file"
+            )
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        self.history.append(entry)
+        path = self.options.history_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        return [h for h in self.history if h.get("kind") == "candidate"]
+
+    def _out_of_time(self) -> bool:
+        budget = self.options.budget_minutes
+        return budget is not None and self.clock() - self._started > budget * 60
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def references(self) -> dict[str, Curve]:
+        """Every built-in's curve on the search set (measured once, then read from history)."""
+        refs = {
+            h["name"]: Curve.from_json(h["curve"])
+            for h in self.history
+            if h.get("kind") == "reference"
+        }
+        for name in BUILTINS:
+            if name not in refs:
+                curve = measure(
+                    self.registry.get(name),
+                    self.split.search,
+                    REPORT_BETAS,
+                    repeats=self.options.repeats,
+                    seed=self.options.seed,
+                    width=self.options.width,
+                )
+                self._remember({"kind": "reference", "name": name, "curve": curve.to_json()})
+                refs[name] = curve
+        return refs
+
+    def run(self) -> dict[str, Any]:
+        """Search, then ship the winner and its report; returns the report."""
+        self._load_history()
+        if not any(h.get("kind") == "setup" for h in self.history):
+            self._remember(self._setup())
+        refs = self.references()
+        study = self._study()
+        done_rounds = max((c["round"] for c in self._candidates()), default=-1) + 1
+        for round_ in range(done_rounds, self.options.rounds):
+            for _ in range(self.options.trials):
+                if self._out_of_time():
+                    break
+                self._search_trial(study, refs, round_)
+            if self.agent is not None and not self._out_of_time():
+                self._agent_proposal(refs, round_)
+            if self._out_of_time():
+                log.info("discovery: time budget spent after round %d", round_)
+                break
+        return self._ship(refs)
+
+    def _study(self) -> optuna.Study:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=self.options.seed)
+        )
+        dists = families.distributions()
+        past = [c for c in self._candidates() if c["proposer"] == "tpe"]
+        for c in past:
+            if c["status"] == "ok":
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params=c["params"], distributions=dists, value=c["score"]
+                    )
+                )
+        if not past:
+            study.enqueue_trial(_builtin_cmc_params())
+            study.enqueue_trial(_full_sweep_params())
+        return study
+
+    def _search_trial(self, study: optuna.Study, refs: dict[str, Curve], round_: int) -> None:
+        start = time.perf_counter()
+        trial = study.ask()
+        params = families.suggest(trial)
+        cid = len(self._candidates())
+        cls = families.controller_class(f"candidate_{cid}", params)
+        curve = measure(
+            cls,
+            self.split.search,
+            SEARCH_BETAS,
+            repeats=self.options.repeats,
+            seed=self.options.seed,
+            width=self.options.width,
+        )
+        value = score(curve, refs)
+        study.tell(trial, value)
+        self._remember(
+            {
+                "kind": "candidate",
+                "id": cid,
+                "round": round_,
+                "proposer": "tpe",
+                "params": params,
+                "status": "ok",
+                "curve": curve.to_json(),
+                "score": value,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
+        log.info("discovery: tpe candidate %d scored %.3f", cid, value)
+
+    def _source_of(self, c: dict[str, Any]) -> str:
+        if c["proposer"] == "tpe":
+            return families.render(f"candidate_{c['id']}", c["params"], "A parameter-search point.")
+        return str(c.get("source", ""))
+
+    def _agent_proposal(self, refs: dict[str, Curve], round_: int) -> None:
+        assert self.agent is not None
+        start = time.perf_counter()
+        ranked = self._ranked()
+        best = [
+            Candidate(
+                f"candidate_{c['id']}",
+                self._source_of(c),
+                Curve.from_json(c["curve"]),
+                round(c["score"], 3),
+            )
+            for c in ranked[:2]
+        ]
+        failures: list[dict[str, Any]] = []
+        if ranked:
+            cls = self._class_of(ranked[0])
+            if cls is not None:
+                failures = failure_traces(
+                    cls,
+                    self.split.search[0],
+                    0.5,
+                    limit=2,
+                    seed=self.options.seed,
+                    width=self.options.width,
+                )
+        rejections = [
+            f"{c['id']}: {c['reason']}"
+            for c in self._candidates()
+            if c["proposer"] == "agent" and c["status"] != "ok"
+        ]
+        cid = len(self._candidates())
+        entry: dict[str, Any] = {
+            "kind": "candidate",
+            "id": cid,
+            "round": round_,
+            "proposer": "agent",
+        }
+        context = AgentContext(best, refs, failures, rejections, name=f"agent_{cid}")
+        try:
+            source = self.agent.propose(context)
+        except AgentError as exc:
+            entry |= {"status": "failed", "reason": str(exc)}
+        else:
+            path = self.options.candidates_dir / f"agent_{cid}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(source)
+            entry |= {"source": source, "path": str(path)}
+            result = check_file(
+                path,
+                data=[self.split.search[0].path],
+                evaluate={
+                    "environments": _environments_json(self.split.search),
+                    "betas": list(SEARCH_BETAS),
+                    "repeats": self.options.repeats,
+                    "seed": self.options.seed,
+                    "width": self.options.width,
+                },
+                limits=self.options.sandbox,
+            )
+            name = result.report.get("controller")
+            if result.ok and name in self.registry:
+                result.ok, result.reasons = False, [f"name {name!r} is taken by a built-in"]
+            if result.ok:
+                curve = Curve.from_json(result.report["curve"])
+                entry |= {
+                    "status": "ok",
+                    "controller": name,
+                    "curve": curve.to_json(),
+                    "score": score(curve, refs),
+                }
+            else:
+                entry |= {"status": "rejected", "reason": result.reason}
+        entry["seconds"] = round(time.perf_counter() - start, 2)
+        self._remember(entry)
+        log.info("discovery: agent candidate %d: %s", cid, entry.get("reason") or "accepted")
+
+    def _ranked(self) -> list[dict[str, Any]]:
+        ok = [c for c in self._candidates() if c["status"] == "ok"]
+        return sorted(ok, key=lambda c: -c["score"])
+
+    def _class_of(self, c: dict[str, Any]) -> type[ConfidenceMomentum] | None:
+        if c["proposer"] == "tpe":
+            return families.controller_class(f"candidate_{c['id']}", c["params"])
+        return None  # agent code runs only inside the sandbox
+
+    # -- shipping --------------------------------------------------------------------------
+
+    def _ship(self, refs: dict[str, Curve]) -> dict[str, Any]:
+        o = self.options
+        ranked = self._ranked()
+        if not ranked:
+            raise ValueError("no candidate was accepted; see the history file for reasons")
+        best = ranked[0]
+        candidates = self._candidates()
+        agent_tries = sum(1 for c in candidates if c["proposer"] == "agent")
+        header = self._header(best, len(candidates), agent_tries)
+        path = o.out / f"{o.name}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if best["proposer"] == "tpe":
+            path.write_text(families.render(o.name, best["params"], header))
+        else:
+            source = str(best["source"]).replace(repr(best["controller"]), repr(o.name))
+            source = source.replace(f'"{best["controller"]}"', repr(o.name))
+            path.write_text(f'"""{header}"""\n\n{source}')
+        held_out = check_file(
+            path,
+            data=[self.split.search[0].path],
+            evaluate={
+                "environments": _environments_json(self.split.held_out),
+                "betas": list(REPORT_BETAS),
+                "repeats": o.report_repeats,
+                "seed": o.seed,
+                "width": o.width,
+            },
+            limits=o.sandbox,
+        )
+        if not held_out.ok:
+            path.unlink()
+            raise ValueError(f"the winner failed the gate when shipped: {held_out.reason}")
+        candidate = Curve.from_json(held_out.report["curve"])
+        builtins = {
+            name: measure(
+                self.registry.get(name),
+                self.split.held_out,
+                REPORT_BETAS,
+                repeats=o.report_repeats,
+                seed=o.seed,
+                width=o.width,
+            )
+            for name in BUILTINS
+        }
+        verdict = comparison(compare(candidate, builtins))
+        per_env = {}
+        for env, pts in candidate.per_environment:
+            env_curve = Curve(pts)
+            env_refs = {n: Curve(dict(c.per_environment)[env]) for n, c in builtins.items()}
+            per_env[env] = {
+                k: v for k, v in comparison(compare(env_curve, env_refs)).items() if k != "gaps"
+            }
+        report = {
+            "name": o.name,
+            "file": str(path),
+            "created": _now(),
+            "data": self.split.describe(),
+            "proposer": best["proposer"],
+            "search": {
+                "candidates": len(candidates),
+                "accepted": len(ranked),
+                "agent_proposals": agent_tries,
+                "agent": "none given: parameter search only"
+                if self.agent is None
+                else self.agent.model,
+                "best_score": best["score"],
+                "betas": list(SEARCH_BETAS),
+                "repeats": o.repeats,
+                "history": str(o.history_path),
+            },
+            "held_out": {
+                "betas": list(REPORT_BETAS),
+                "repeats": o.report_repeats,
+                "candidate": candidate.to_json(),
+                "builtins": {n: c.to_json() for n, c in builtins.items()},
+                "comparison": verdict,
+                "per_environment": per_env,
+            },
+        }
+        write_report(o.reports / f"{o.name}.json", report)
+        plot(o.reports / f"{o.name}.png", o.name, candidate, builtins)
+        return report
+
+    def _header(self, best: dict[str, Any], candidates: int, agent_tries: int) -> str:
+        search = ", ".join(e.name for e in self.split.search)
+        held = ", ".join(e.name for e in self.split.held_out)
+        pseudo = sum(e.pseudo_labels for e in (*self.split.search, *self.split.held_out))
+        agent = "none" if self.agent is None else self.agent.model
+        return (
+            f"Discovered by `tts-proxy discover` on {_now()}.\n\n"
+            f"Search set: {search}. Held out: {held}. Pseudo-labels: {pseudo}.\n"
+            f"{candidates} candidates over {self.options.rounds} rounds; agent: {agent} "
+            f"({agent_tries} proposals). Winner: {best['proposer']} candidate {best['id']}, "
+            f"search score {best['score']:.3f} (accuracy points above the built-ins' curves).\n"
+            f"Held-out curve against every built-in: reports/{self.options.name}.json.\n"
+        )
+
+
+def _builtin_cmc_params() -> dict[str, Any]:
+    """The built-in CMC as a point of the search space."""
+    params: dict[str, Any] = {"stable_probes.on": False}
+    for name, axis in families.SPACE.items():
+        ramp = ConfidenceMomentum.ramps[name]
+        lo = min(max(ramp.lo, axis.lower), axis.upper) if name != "stable_probes" else axis.lower
+        params[f"{name}.lo"] = lo
+        if not axis.constant:
+            room = (axis.upper - lo) if SPEND[name] >= 0 else (lo - axis.lower)
+            change = abs(ramp.hi - ramp.lo)
+            params[f"{name}.spread"] = min(1.0, change / room) if room > 0 else 0.0
+    return params
+
+
+def _full_sweep_params() -> dict[str, Any]:
+    """One probed branch that stops on two agreeing probes at beta 0, up to a wide, patient
+    search at beta 1: a start that spans every built-in's budgets."""
+    return {
+        "initial_width.lo": 1.0, "initial_width.spread": 0.6,
+        "max_width.lo": 1.0, "max_width.spread": 1.0,
+        "widen_by.lo": 1.0, "widen_by.spread": 0.5,
+        "tau.lo": 0.5, "tau.spread": 0.7,
+        "min_pool.lo": 1.0, "min_pool.spread": 0.6,
+        "alpha.lo": 0.5, "stall.lo": 0.02,
+        "abandon_patience.lo": 8.0, "abandon_patience.spread": 0.5,
+        "lag.lo": 2.0,
+        "stable_probes.lo": 2.0, "stable_probes.spread": 1.0, "stable_probes.on": True,
+    }  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
