@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tts_proxy.backends.base import Chunk, ProbeResult, Sampling
+from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState
 
 
@@ -32,10 +34,16 @@ class FakeEpisode:
         scripts: Sequence[Script],
         max_branches: int | None = None,
         chunk_tokens: int | None = None,
+        *,
+        failing: set[int] | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.scripts = list(scripts)
         self.max_branches = max_branches
         self.chunk_tokens = chunk_tokens
+        self.failing = failing or set()  # branch ids whose chunks fail at the "backend"
+        self.delay = delay  # seconds each extend takes (for deadlines and cancellation)
+        self.cancelled = 0
         self.extended: list[tuple[int, int]] = []
         self.probed: list[tuple[int, int]] = []
         self.released: list[int] = []
@@ -43,10 +51,21 @@ class FakeEpisode:
     def _script(self, branch: BranchState) -> Script:
         return self.scripts[branch.id % len(self.scripts)]
 
-    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
-        out = []
+    async def extend(
+        self, requests: Sequence[tuple[BranchState, int]]
+    ) -> Sequence[Chunk | BackendError]:
+        if self.delay:
+            try:
+                await asyncio.sleep(self.delay)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        out: list[Chunk | BackendError] = []
         for branch, n in requests:
             self.extended.append((branch.id, branch.depth))
+            if branch.id in self.failing:
+                out.append(BackendError("the fake backend failed this branch"))
+                continue
             script = self._script(branch)
             unit = self.chunk_tokens
             if unit and n > unit:  # the script is `chunks` chunks of `unit` tokens long
@@ -61,8 +80,8 @@ class FakeEpisode:
             out.append(Chunk(tokens, text, done, "stop" if done else None, steps=steps))
         return out
 
-    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
-        out = []
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult | BackendError]:
+        out: list[ProbeResult | BackendError] = []
         for b in branches:
             self.probed.append((b.id, b.depth))
             probes = self._script(b).probes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -10,6 +11,7 @@ from tests.fakes import FakeEpisode, Script
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.engine import run_search
+from tts_proxy.errors import BackendError
 from tts_proxy.state import View
 
 pytestmark = pytest.mark.anyio
@@ -166,3 +168,58 @@ async def test_an_extension_with_probe_is_probed_at_its_new_depth_in_the_same_ro
     assert [p.answer for p in running.probes] == ["1", "7"] and done.finished
     assert result.log == [[Branch(2, probe=True)], [Continue(0, probe=True)]]
     assert result.probe_tokens == 6 and result.inadmissible == 0
+
+
+class Raising(Controller):
+    """Starts two branches, then raises in ``decide`` (and in ``aggregate`` when asked)."""
+
+    name = "raising"
+    aggregate_raises = False
+
+    def decide(self, view: View) -> Sequence[Action]:
+        if not view.branches:
+            return [Branch(2, to_end=True)]
+        raise ZeroDivisionError("bug")
+
+    def aggregate(self, view: View) -> str | None:
+        if self.aggregate_raises:
+            raise KeyError("also a bug")
+        return super().aggregate(view)
+
+
+@pytest.mark.parametrize("aggregate_raises", [False, True])
+async def test_a_raising_controller_is_stopped_and_the_majority_answers(
+    aggregate_raises: bool,
+) -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10)
+    controller = Raising(0.5, limits)
+    controller.aggregate_raises = aggregate_raises
+    episode = FakeEpisode([Script(1, "7")], chunk_tokens=10)
+    result = await run_search(controller, episode, limits)
+    assert result.stop_reason == "controller_error" and result.answer == "7"
+    assert result.fault is not None and "ZeroDivisionError" in result.fault
+
+
+async def test_failed_branches_are_dropped_and_the_others_answer() -> None:
+    limits = Limits(max_branches=3, chunk_tokens=10)
+    episode = FakeEpisode([Script(2, "7")], chunk_tokens=10, failing={1})
+    result = await run_search(Scripted([[Branch(3, to_end=True)]], limits), episode, limits)
+    assert result.answer == "7" and result.failed == 1 and result.degraded
+    assert result.branches[1].finish_reason == "error"
+
+
+async def test_a_search_whose_every_branch_fails_raises_the_backend_error() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10)
+    episode = FakeEpisode([Script(2, "7")], failing={0, 1})
+    with pytest.raises(BackendError):
+        await run_search(Scripted([[Branch(2)]], limits), episode, limits)
+
+
+async def test_the_deadline_cancels_the_round_in_flight_and_answers_from_what_exists() -> None:
+    limits = Limits(max_branches=2, chunk_tokens=10)
+    episode = FakeEpisode([Script(1, "7"), Script(50, "9")], delay=0.05)
+    deadline = time.monotonic() + 0.5
+    result = await run_search(Forever(0.5, limits), episode, limits, deadline=deadline)
+    assert result.stop_reason == "time_limit"
+    assert result.answer == "7"  # the finished branch
+    assert episode.cancelled == 1

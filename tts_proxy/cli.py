@@ -57,7 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
         assert settings.backend_url is not None
         backend = VLLMBackend(
             settings.backend_url,
-            api_key=settings.backend_api_key,
+            api_key=(
+                settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
+            ),
             timeout=settings.backend_timeout,
         )
         app = create_app(settings, backend)

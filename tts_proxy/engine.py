@@ -3,20 +3,27 @@
 Each round it shows the controller a view, checks the returned actions for admissibility
 (no CONTINUE on a finished or pruned branch, one PROBE per depth, width and budget caps),
 runs them concurrently on the episode and folds the results into the state. It stops on
-ANSWER, when the budget is spent, when no branch can move, or at the round limit, and then
-answers by the controller's aggregation.
+ANSWER, when the budget is spent, when no branch can move, at the round limit or the
+deadline, and then answers by the controller's aggregation.
+
+A controller that raises is stopped there (``stop_reason = "controller_error"``) and the search
+answers by majority vote of what exists; so does one whose aggregation raises. A branch whose
+chunk fails at the backend is dropped (``failed``) and the search goes on with the others;
+only when no branch is left does the error reach the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
 from tts_proxy.answers import answer_key, extract_answer
 from tts_proxy.backends.base import Chunk, Episode, ProbeResult
-from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.controllers.base import Controller, Limits, majority_answer
+from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState, ProbeRecord, View
 
 DEFAULT_MAX_ROUNDS = 10_000
@@ -38,6 +45,13 @@ class SearchResult:
     answer_branch: BranchState | None = None
     answer_probe: ProbeRecord | None = None
     log: list[list[Action]] = field(default_factory=list)
+    fault: str | None = None  # what the controller did wrong, when it did
+    failed: int = 0  # branches lost to backend errors
+
+    @property
+    def degraded(self) -> bool:
+        """The answer rests on fewer branches than the search started (some failed)."""
+        return self.failed > 0
 
     @property
     def tokens(self) -> int:
@@ -97,8 +111,10 @@ class Search:
         *,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         record: bool = False,
+        deadline: float | None = None,
     ) -> None:
         self.controller = controller
+        self.deadline = deadline  # time.monotonic() value after which the search stops
         self.episode = episode
         self.limits = limits
         self.max_rounds = max_rounds
@@ -113,6 +129,9 @@ class Search:
         self.probe_tokens = 0
         self.rejected = 0
         self.log: list[list[Action]] = []
+        self.fault: str | None = None
+        self.failed = 0
+        self.last_error: BackendError | None = None
 
     @property
     def tokens(self) -> int:
@@ -128,7 +147,14 @@ class Search:
                 return self._finish("budget", None)
             if self.round >= self.max_rounds:
                 return self._finish("round_limit", None)
-            plan = self._plan(self.controller.decide(self.view()))
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return self._finish("time_limit", None)
+            try:
+                actions = self.controller.decide(self.view())
+            except Exception as exc:  # a controller's bug must not take the request down
+                self.fault = f"decide raised {type(exc).__name__}: {exc}"[:300]
+                return self._finish("controller_error", None)
+            plan = self._plan(actions)
             self.rejected += plan.rejected
             if plan.answer is not None:
                 return self._finish("answer", plan.answer.answer)
@@ -137,7 +163,17 @@ class Search:
                 return self._finish("exhausted" if done else "no_progress", None)
             if self.record:
                 self.log.append(plan.executed())
-            await self._execute(plan)
+            if self.deadline is None:
+                await self._execute(plan)
+            else:
+                try:
+                    await asyncio.wait_for(self._execute(plan), self.deadline - time.monotonic())
+                except TimeoutError:  # the round's requests are cancelled with it
+                    return self._finish("time_limit", None)
+            if self.last_error is not None and not any(
+                b.active or b.finished for b in self.branches
+            ):  # every branch failed: nothing to answer from
+                raise self.last_error
             self.round += 1
 
     def _plan(self, actions: Sequence[Action]) -> _Plan:
@@ -254,13 +290,27 @@ class Search:
                 for branch, result in zip(after, await ep.probe(after), strict=True):
                     self._apply_probe(branch, result)
 
-    def _apply_probe(self, branch: BranchState, result: ProbeResult) -> None:
+    def _fail(self, branch: BranchState, error: BackendError) -> None:
+        """A branch the backend could not serve: dropped, the search goes on without it."""
+        branch.pruned = True
+        branch.active = False
+        branch.finish_reason = "error"
+        self.failed += 1
+        self.last_error = error
+
+    def _apply_probe(self, branch: BranchState, result: ProbeResult | BackendError) -> None:
+        if isinstance(result, BackendError):
+            self._fail(branch, result)
+            return
         self.probe_tokens += result.tokens
         branch.probes.append(
             ProbeRecord(branch.depth, result.answer, result.tokens, result.confidence, result.text)
         )
 
-    def _apply_chunk(self, branch: BranchState, chunk: Chunk) -> None:
+    def _apply_chunk(self, branch: BranchState, chunk: Chunk | BackendError) -> None:
+        if isinstance(chunk, BackendError):
+            self._fail(branch, chunk)
+            return
         self.branch_tokens += chunk.tokens
         branch.tokens += chunk.tokens
         branch.depth += chunk.steps
@@ -280,7 +330,13 @@ class Search:
             )
 
     def _finish(self, reason: str, explicit: str | None) -> SearchResult:
-        answer = explicit if explicit is not None else self.controller.aggregate(self.view())
+        answer = explicit
+        if answer is None:
+            try:
+                answer = self.controller.aggregate(self.view())
+            except Exception as exc:
+                self.fault = self.fault or f"aggregate raised {type(exc).__name__}: {exc}"[:300]
+                answer = majority_answer(self.view())
         result = SearchResult(
             answer=answer,
             stop_reason=reason,
@@ -290,6 +346,8 @@ class Search:
             probe_tokens=self.probe_tokens,
             inadmissible=self.rejected,
             log=self.log,
+            fault=self.fault,
+            failed=self.failed,
         )
         result.answer_branch, result.answer_probe = self._witness(answer)
         return result
@@ -318,6 +376,9 @@ async def run_search(
     *,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     record: bool = False,
+    deadline: float | None = None,
 ) -> SearchResult:
     """Run ``controller`` on ``episode`` under ``limits`` until it answers or must stop."""
-    return await Search(controller, episode, limits, max_rounds=max_rounds, record=record).run()
+    search = Search(controller, episode, limits, max_rounds=max_rounds, record=record,
+                    deadline=deadline)  # fmt: skip
+    return await search.run()

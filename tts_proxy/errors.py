@@ -29,6 +29,24 @@ class UnknownControllerError(InvalidRequestError):
     """A controller name that the registry does not hold."""
 
 
+class AuthenticationError(TTSProxyError):
+    """No API key, or one the server does not know."""
+
+    status_code = 401
+    error_type = "invalid_request_error"
+
+
+class RequestTooLargeError(InvalidRequestError):
+    status_code = 413
+
+
+class OverloadedError(TTSProxyError):
+    """The server is at its concurrency limit and its queue is full: retry later."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+
 class NotFoundError(TTSProxyError):
     status_code = 404
     error_type = "not_found_error"

@@ -102,6 +102,16 @@ class Metrics:
             "tts_early_answers_total", "TTS requests answered from a probe before a branch ended",
             ["controller", "model"], registry=r,
         )  # fmt: skip
+        self.controller_faults = Counter(
+            "tts_controller_faults_total",
+            "Controller misbehaviour the engine stopped or dropped, by kind (controller_error, "
+            "round_limit, no_progress, inadmissible_action)",
+            ["controller", "kind"], registry=r,
+        )  # fmt: skip
+        self.failed_branches = Counter(
+            "tts_failed_branches_total", "Branches lost to backend errors (the search went on)",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.controllers_loaded = Gauge(
             "tts_controllers_loaded", "Controllers the proxy can serve (built-in and loaded)",
             registry=r,

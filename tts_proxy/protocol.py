@@ -25,12 +25,15 @@ class TTSOptions(BaseModel):
     chunk_tokens: int | None = Field(None, gt=0)
     max_branches: int | None = Field(None, gt=0)
     mode: Literal["default", "explore"] = "default"
+    max_seconds: float | None = Field(
+        None, gt=0, description="wall-time cap of the search (at most the server's)"
+    )
 
-    @field_validator("beta")
+    @field_validator("beta", "max_seconds")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
-            raise ValueError("beta must be a finite number in [0, 1]")
+            raise ValueError("must be a finite number")
         return v
 
 
@@ -99,6 +102,8 @@ class TTSSummary(BaseModel):
     probe_tokens: int
     estimated_tokens_saved: int
     request_id: str
+    failed_branches: int = 0  # lost to backend errors: the answer rests on the others
+    fault: str | None = None  # what the controller did wrong (it was stopped, majority vote)
 
 
 def _id(prefix: str) -> str:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tts_proxy.admission import BranchSlots
 from tts_proxy.answers import match_braces
 from tts_proxy.backends.base import ModelServer, Sampling
 from tts_proxy.controllers import ControllerRegistry
@@ -29,6 +30,8 @@ from tts_proxy.settings import Settings
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
 
 log = logging.getLogger("tts_proxy")
+# Stop reasons that mean the controller misbehaved (the engine stopped it).
+CONTROLLER_FAULTS = ("controller_error", "round_limit", "no_progress")
 
 BETA_HEADER = "x-tts-beta"
 PASSTHROUGH = "none"
@@ -94,6 +97,7 @@ class TTSService:
         self._suffix_ids: dict[str, tuple[int, ...]] = {}
         self._explore_draw = random.Random()
         self._reloading = asyncio.Lock()
+        self.slots = BranchSlots(settings.max_concurrent_branches, settings.max_queued_searches)
         self._versions = registry.versions()
         self.metrics.controllers_loaded.set(len(registry.names()))
         self.metrics.controller_files_refused.set(len(registry.errors))
@@ -226,6 +230,12 @@ class TTSService:
         m.ttfb.labels(c).observe(elapsed)  # the answer's first byte follows the search at once
         if result.answer_probe is not None:
             m.early_answers.labels(c, model).inc()
+        if result.stop_reason in CONTROLLER_FAULTS:
+            m.controller_faults.labels(c, result.stop_reason).inc()
+        if result.inadmissible:
+            m.controller_faults.labels(c, "inadmissible_action").inc(result.inadmissible)
+        if result.failed:
+            m.failed_branches.labels(model).inc(result.failed)
 
     async def _search(
         self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
@@ -267,7 +277,10 @@ class TTSService:
             plan.beta, limits, random.Random(request.seed)
         )
         episode = self.backend.episode(plan.model, prompt_ids, sampling)
-        result = await run_search(controller, episode, limits, record=True)
+        seconds = min(opts.max_seconds or s.max_search_seconds, s.max_search_seconds)
+        async with self.slots.hold(width):
+            deadline = time.monotonic() + seconds
+            result = await run_search(controller, episode, limits, record=True, deadline=deadline)
         return self._render(plan, request_id, prompt_ids, width, limits.chunk_tokens, result)
 
     def _render(
@@ -303,6 +316,8 @@ class TTSService:
             probe_tokens=result.probe_tokens,
             estimated_tokens_saved=saved,
             request_id=request_id,
+            failed_branches=result.failed,
+            fault=result.fault,
         )
         usage = Usage(
             prompt_tokens=len(prompt_ids),

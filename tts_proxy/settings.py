@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,7 +18,17 @@ class Settings(BaseSettings):
     backend_url: str | None = Field(
         None, description="an existing vLLM server; when unset `serve` starts an embedded one"
     )
-    backend_api_key: str | None = None
+    backend_api_key: SecretStr | None = Field(None, description="sent to vLLM; never logged")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="keys clients must send as `Authorization: Bearer`"
+    )
+    api_keys_file: Path | None = Field(None, description="more keys, one per line")
+    metrics_require_key: bool = Field(False, description="/metrics asks for a key too")
+    max_body_bytes: int = Field(8 << 20, gt=0, description="larger request bodies get a 413")
+    max_concurrent_branches: int = Field(
+        256, gt=0, description="branches in flight across all searches; more wait in a queue"
+    )
+    max_queued_searches: int = Field(64, ge=0, description="past this queue: 429 + Retry-After")
     backend_timeout: float = Field(600.0, gt=0)
     served_model_name: str = "smollm2"
     model_path: Path | None = Field(None, description="HF folder for the embedded vLLM")
@@ -30,6 +40,9 @@ class Settings(BaseSettings):
     max_branches: int = Field(8, gt=0, description="server cap; a request may ask for fewer")
     max_branch_tokens: int = Field(1024, gt=0, description="default length cap of one branch")
     max_search_tokens: int = Field(32768, gt=0, description="server cap on a search's budget")
+    max_search_seconds: float = Field(
+        300.0, gt=0, description="server cap on a search's wall time (then it answers)"
+    )
     probe_suffix: str = "\nFinal answer: \\boxed{"
     probe_tokens: int = Field(24, gt=0, le=256)
     keepalive_seconds: float = Field(5.0, gt=0)
@@ -44,8 +57,18 @@ class Settings(BaseSettings):
     explore_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of TTS requests explored")
     savings_file: Path | None = Field(Path("reports/savings.json"))
 
+    def client_keys(self) -> list[bytes]:
+        """Every accepted client key (settings and the keys file); empty means no auth."""
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text().splitlines()
+            keys += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return [k.encode() for k in keys]
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.api_keys_file is not None and not self.api_keys_file.is_file():
+            raise ValueError(f"api_keys_file {self.api_keys_file} is not a readable file")
         if self.backend_url is not None and not self.backend_url.startswith(
             ("http://", "https://")
         ):

@@ -72,3 +72,13 @@ def test_cmc_settings_grow_with_beta() -> None:
     for field in ("initial_width", "max_width", "widen_by", "tau", "min_pool", "abandon_patience"):
         values = [getattr(s, field) for s in grid]
         assert values == sorted(values), (field, values)
+
+
+def test_a_ramp_with_knees_is_flat_outside_them_and_monotone_inside() -> None:
+    from tts_proxy.controllers.base import Ramp
+
+    ramp = Ramp(1, 64, geometric=True, onset=0.2, until=0.8)
+    values = [ramp.at(b / 20) for b in range(21)]
+    assert values == sorted(values)
+    assert ramp.at(0.0) == ramp.at(0.2) == 1 and ramp.at(0.8) == ramp.at(1.0) == 64
+    assert Ramp(3, 1).at(0.5) == 2  # a falling ramp (for settings where less spends more)

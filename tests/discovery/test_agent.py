@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import httpx
+import httpx2 as httpx  # the openai SDK is built on httpx2
 import openai
 import pytest
 
@@ -18,18 +18,31 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def endpoint(handler: Handler) -> openai.OpenAI:
     """An OpenAI client whose transport is ``handler`` (a swapped transport, not a patch)."""
     return openai.OpenAI(
-        base_url="http://agent.test/v1", api_key="x", max_retries=0,
+        base_url="http://agent.test/v1",
+        api_key="x",
+        max_retries=0,
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )  # fmt: skip
+    )
 
 
 def reply(content: str | None) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-        })  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+            },
+        )
 
     return handler
 
@@ -65,8 +78,12 @@ def test_the_prompt_carries_the_interface_references_and_rejections() -> None:
         seen.append(json.loads(request.content))
         return reply("```python\nclass C: pass\n```")(request)
 
-    context = AgentContext(best=[], references=CONTEXT.references,
-                           rejections=["3: import of 'os' is not allowed"], name="new_one")  # fmt: skip
+    context = AgentContext(
+        best=[],
+        references=CONTEXT.references,
+        rejections=["3: import of 'os' is not allowed"],
+        name="new_one",
+    )
     AgentProposer(endpoint(handler), "m").propose(context)
     prompt = str(seen[0]["messages"][1]["content"])  # type: ignore[index]
     assert "class MyController(Controller)" in prompt

@@ -50,8 +50,15 @@ class MajorityWidening(Controller):
 
 
 def options(tmp_path: Path, **kw: object) -> DiscoverOptions:
-    base: dict[str, object] = dict(out=tmp_path / "controllers", reports=tmp_path / "reports",
-                                   name="found", rounds=1, trials=2, repeats=1, report_repeats=2)  # fmt: skip
+    base: dict[str, object] = dict(
+        out=tmp_path / "controllers",
+        reports=tmp_path / "reports",
+        name="found",
+        rounds=1,
+        trials=2,
+        repeats=1,
+        report_repeats=2,
+    )
     return DiscoverOptions(**(base | kw))  # type: ignore[arg-type]
 
 
@@ -99,8 +106,13 @@ def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
 async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path) -> None:
     opts = options(tmp_path, trials=0)
     opts.out.mkdir(parents=True)
-    settings = Settings(backend_url="http://fake", controllers_dir=opts.out,
-                        controllers_poll_seconds=0.05, trace_dir=None, chunk_tokens=8)  # fmt: skip
+    settings = Settings(
+        backend_url="http://fake",
+        controllers_dir=opts.out,
+        controllers_poll_seconds=0.05,
+        trace_dir=None,
+        chunk_tokens=8,
+    )
     app = create_app(settings, FakeModelServer([Script(2, "4", ["4", "4"])]))
     service: TTSService = app.state.service
     watcher = asyncio.create_task(service.watch_controllers())
@@ -118,8 +130,11 @@ async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path
         watcher.cancel()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
-        body = {"model": "fake", "messages": [{"role": "user", "content": "2+2?"}],
-                "tts": {"controller": "found", "beta": 0.5}}  # fmt: skip
+        body = {
+            "model": "fake",
+            "messages": [{"role": "user", "content": "2+2?"}],
+            "tts": {"controller": "found", "beta": 0.5},
+        }
         r = await client.post("/v1/chat/completions", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["tts"]["controller"] == "found" and r.json()["tts"]["answer"] == "4"

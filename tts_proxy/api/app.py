@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_proxy.api import errors, routes
+from tts_proxy.api.guard import Guard
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.discovery.gate import gate_for_proxy
@@ -82,4 +83,10 @@ def create_app(
     errors.install(app)
     app.include_router(routes.router)
     app.add_middleware(InFlight, metrics=metrics)
+    app.add_middleware(
+        Guard,
+        keys=settings.client_keys(),
+        max_body_bytes=settings.max_body_bytes,
+        metrics_open=not settings.metrics_require_key,
+    )
     return app

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from tts_proxy.errors import InvalidRequestError, TTSProxyError
+from tts_proxy.admission import RETRY_AFTER_SECONDS
+from tts_proxy.errors import InvalidRequestError, OverloadedError, TTSProxyError
 from tts_proxy.protocol import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ def invalid_request(exc: ValidationError | RequestValidationError) -> InvalidReq
 def install(app: FastAPI) -> None:
     @app.exception_handler(TTSProxyError)
     async def _proxy_error(request: Request, exc: TTSProxyError) -> JSONResponse:
+        if isinstance(exc, OverloadedError):
+            return error_response(exc, {"Retry-After": str(RETRY_AFTER_SECONDS)})
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

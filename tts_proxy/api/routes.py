@@ -109,6 +109,7 @@ async def _handle(
     chat = kind is ChatCompletionRequest
     if plan is None:
         return await _passthrough(service, "/chat/completions" if chat else "/completions", body)
+    service.slots.check()
     request_id = uuid.uuid4().hex
     headers = {REQUEST_ID_HEADER: request_id}
     work = service.run(plan, parsed, request_id)

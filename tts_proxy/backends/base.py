@@ -6,11 +6,25 @@ trajectory for replay); the engine only sees chunk and probe results.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState
+
+T = TypeVar("T")
+
+
+async def settle(calls: Iterable[Awaitable[T]]) -> list[T | BackendError]:
+    """Run calls concurrently; a backend failure becomes that call's result, anything else
+    (a bug, a cancellation) propagates."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, BackendError):
+            raise r
+    return results  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +64,18 @@ class Episode(Protocol):
 
     ``extend`` gets branches with the number of tokens each may generate now (a branch at
     depth 0 is new); results come back in the same order. Calls in a list run concurrently.
+    A call that failed at the backend comes back as its ``BackendError`` (the others stand).
     """
 
     max_branches: int | None
 
-    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]: ...
+    async def extend(
+        self, requests: Sequence[tuple[BranchState, int]]
+    ) -> Sequence[Chunk | BackendError]: ...
 
-    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]: ...
+    async def probe(
+        self, branches: Sequence[BranchState]
+    ) -> Sequence[ProbeResult | BackendError]: ...
 
     async def release(self, branches: Sequence[BranchState]) -> None: ...
 

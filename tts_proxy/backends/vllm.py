@@ -8,7 +8,6 @@ tokens. Requests that carry no ``tts`` block are passed through as they came.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ import httpx2  # the openai SDK's HTTP client: raw responses are its Response ty
 import openai
 
 from tts_proxy.answers import extract_probe_answer
-from tts_proxy.backends.base import Chunk, ProbeResult, Sampling
+from tts_proxy.backends.base import Chunk, ProbeResult, Sampling, settle
 from tts_proxy.errors import (
     BackendError,
     BackendTimeoutError,
@@ -183,8 +182,10 @@ class VLLMEpisode:
         request = self.backend.client.completions.create(model=self.model, prompt=prompt, **params)
         return await self.backend.call(kind, request)
 
-    async def extend(self, requests: Sequence[tuple[BranchState, int]]) -> Sequence[Chunk]:
-        return await asyncio.gather(*(self._extend(b, n) for b, n in requests))
+    async def extend(
+        self, requests: Sequence[tuple[BranchState, int]]
+    ) -> Sequence[Chunk | BackendError]:
+        return await settle(self._extend(b, n) for b, n in requests)
 
     async def _extend(self, branch: BranchState, max_tokens: int) -> Chunk:
         s = self.sampling
@@ -214,8 +215,8 @@ class VLLMEpisode:
         finished = choice.finish_reason == "stop"
         return Chunk(tokens, choice.text or "", finished, "stop" if finished else None)
 
-    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
-        return await asyncio.gather(*(self._probe(b) for b in branches))
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult | BackendError]:
+        return await settle(self._probe(b) for b in branches)
 
     async def _probe(self, branch: BranchState) -> ProbeResult:
         s = self.sampling

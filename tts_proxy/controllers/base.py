@@ -74,14 +74,19 @@ class Ramp:
 
     ``geometric`` ramps multiply by equal factors per beta step (both ends must be > 0).
     Whether ``hi >= lo`` or ``hi <= lo`` spends more depends on the setting; each controller
-    that uses ramps says which way is "more spend" for each.
+    that uses ramps says which way is "more spend" for each. The change may be confined to
+    ``[onset, until]``: ``lo`` below it, ``hi`` above it (a knee, still monotone).
     """
 
     lo: float
     hi: float
     geometric: bool = False
+    onset: float = 0.0
+    until: float = 1.0
 
     def at(self, beta: float) -> float:
+        span = self.until - self.onset
+        t = 1.0 if span <= 0 else min(1.0, max(0.0, (beta - self.onset) / span))
         if self.geometric:
-            return geometric(self.lo, self.hi, beta)
-        return interpolate(self.lo, self.hi, beta)
+            return geometric(self.lo, self.hi, t)
+        return interpolate(self.lo, self.hi, t)

@@ -98,17 +98,17 @@ def build_prompt(context: AgentContext, max_chars: int) -> str:
         )
     if context.rejections:
         parts.append("Rejected earlier (fix these):\n" + "\n".join(context.rejections[-5:]))
-    parts.append(
+    ask = (
         f'Write a new controller named "{context.name}" whose curve is above every curve '
         "above: at least as accurate for no more tokens. Reply with the whole file in one "
         "```python block."
     )
     prompt = ""
     for part in parts:
-        if len(prompt) + len(part) > max_chars:
+        if len(prompt) + len(part) + len(ask) > max_chars:
             break
         prompt += part + "\n\n"
-    return prompt
+    return prompt + ask
 
 
 def extract_source(reply: str) -> str:

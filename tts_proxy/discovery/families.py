@@ -52,6 +52,10 @@ def distributions() -> dict[str, optuna.distributions.BaseDistribution]:
         if not axis.constant:
             out[f"{name}.spread"] = optuna.distributions.FloatDistribution(0.0, 1.0)
     out["stable_probes.on"] = optuna.distributions.CategoricalDistribution([False, True])
+    # Knees: the widths and stop bars change only from ``onset``; the probe patience only
+    # until ``stable_probes.until`` -- so one branch can grow its patience first, then widen.
+    out["onset"] = optuna.distributions.FloatDistribution(0.0, 0.6)
+    out["stable_probes.until"] = optuna.distributions.FloatDistribution(0.1, 1.0)
     return out
 
 
@@ -80,7 +84,15 @@ def ramps(params: dict[str, Any]) -> dict[str, Ramp]:
             hi = lo + spread * (axis.upper - lo)
         else:
             hi = lo - spread * (lo - axis.lower)
-        out[name] = Ramp(round(lo, 4), round(hi, 4), geometric=axis.geometric and lo > 0)
+        onset, until = 0.0, 1.0
+        if name == "stable_probes":
+            until = round(float(params.get("stable_probes.until", 1.0)), 4)
+        else:
+            onset = round(float(params.get("onset", 0.0)), 4)
+        out[name] = Ramp(
+            round(lo, 4), round(hi, 4), geometric=axis.geometric and lo > 0,
+            onset=onset, until=until,
+        )  # fmt: skip
     if not params["stable_probes.on"]:
         out["stable_probes"] = Ramp(0, 0)
     return out
@@ -100,7 +112,9 @@ def render(name: str, params: dict[str, Any], header: str) -> str:
     lines += ["class Discovered(ConfidenceMomentum):"]
     lines += [f"    name = {name!r}", "    ramps: ClassVar[dict[str, Ramp]] = {"]
     for key, ramp in ramps(params).items():
-        geo = ", geometric=True" if ramp.geometric else ""
-        lines.append(f"        {key!r}: Ramp({ramp.lo!r}, {ramp.hi!r}{geo}),")
+        extra = ", geometric=True" if ramp.geometric else ""
+        extra += f", onset={ramp.onset!r}" if ramp.onset else ""
+        extra += f", until={ramp.until!r}" if ramp.until != 1.0 else ""
+        lines.append(f"        {key!r}: Ramp({ramp.lo!r}, {ramp.hi!r}{extra}),")
     lines += ["    }", ""]
     return "\n".join(lines)

@@ -420,7 +420,7 @@ class Discovery:
 
 def _builtin_cmc_params() -> dict[str, Any]:
     """The built-in CMC as a point of the search space."""
-    params: dict[str, Any] = {"stable_probes.on": False}
+    params: dict[str, Any] = {"stable_probes.on": False, "onset": 0.0, "stable_probes.until": 1.0}
     for name, axis in families.SPACE.items():
         ramp = ConfidenceMomentum.ramps[name]
         lo = min(max(ramp.lo, axis.lower), axis.upper) if name != "stable_probes" else axis.lower
@@ -445,6 +445,7 @@ def _full_sweep_params() -> dict[str, Any]:
         "abandon_patience.lo": 8.0, "abandon_patience.spread": 0.5,
         "lag.lo": 2.0,
         "stable_probes.lo": 2.0, "stable_probes.spread": 1.0, "stable_probes.on": True,
+        "onset": 0.2, "stable_probes.until": 0.25,
     }  # fmt: skip
 
 

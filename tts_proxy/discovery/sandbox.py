@@ -63,6 +63,10 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
             controller, sample, beta, limits=Limits(max_branches=64), repeats=MONOTONE_REPEATS
         )
         costs.append(ev.tokens_per_question)
+        if ev.faults:
+            report["ok"] = False
+            report["reasons"] = [f"at beta {beta}: {ev.faults[0]}"]
+            return report
     report["monotone_costs"] = costs
     for (b0, c0), (b1, c1) in zip(
         zip(MONOTONE_BETAS, costs, strict=True),

@@ -29,6 +29,7 @@ class EpisodeResult:
     tokens: int
     rounds: int
     stop_reason: str
+    fault: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,11 @@ class Evaluation:
     decisions: int
     seconds: float
     episodes: tuple[EpisodeResult, ...] = ()
+
+    @property
+    def faults(self) -> list[str]:
+        """What the controller did wrong, per faulty episode (the engine stopped it there)."""
+        return [e.fault for e in self.episodes if e.fault is not None]
 
     def summary(self) -> dict[str, object]:
         return {
@@ -126,6 +132,7 @@ async def _evaluate(
                     result.tokens,
                     result.rounds,
                     result.stop_reason,
+                    result.fault,
                 )
             )
     save_grades()
