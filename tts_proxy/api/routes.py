@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -30,6 +32,8 @@ from tts_proxy.service import PASSTHROUGH, Outcome, TTSService, strip_tts
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+DISCONNECT_POLL_SECONDS = 0.2
 REQUEST_ID_HEADER = "x-tts-request-id"
 
 
@@ -97,6 +101,25 @@ def _stream_events(model: str, include_usage: bool, chat: bool) -> Any:
     return render
 
 
+async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
+    """Run ``work`` until done, or cancel it (and every backend call under it) as soon as
+    the client disconnects; the stream path does the same in ``stream_when_done``."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return None
+    finally:
+        if not task.done():
+            task.cancel()
+
+
 async def _handle(
     request: Request, kind: type[ChatCompletionRequest] | type[CompletionRequest]
 ) -> Response:
@@ -121,7 +144,9 @@ async def _handle(
             media_type="text/event-stream",
             headers=headers,
         )
-    outcome = await work
+    outcome = await _unless_disconnected(request, work)
+    if outcome is None:  # the client left: its search was cancelled, nobody reads an answer
+        return Response(status_code=499)
     response: BaseModel
     if chat:
         response = ChatCompletionResponse(
