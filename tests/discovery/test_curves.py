@@ -32,3 +32,13 @@ def test_a_curve_that_cannot_spend_that_little_falls_short() -> None:
     assert gap.candidate_accuracy is None and not gap.holds()
     assert gap.difference == pytest.approx(-30)
     assert score(curve((0.9, 100)), refs) < score(curve((0.9, 10)), refs)
+
+
+def test_with_environments_the_score_holds_each_one_to_its_own_references() -> None:
+    a, b = curve((0.5, 100)), curve((0.9, 100))
+    refs = {"r": Curve(a.points, (("m1", a.points), ("m2", b.points)))}
+    # The candidate equals the mean reference curve but is below on m2: it scores below 0.
+    mean = curve((0.7, 100))
+    candidate = Curve(mean.points, (("m1", mean.points), ("m2", mean.points)))
+    assert score(Curve(mean.points), {"r": curve((0.7, 100))}) == pytest.approx(0)
+    assert score(candidate, refs) < 0

@@ -10,10 +10,11 @@ import openai
 import pytest
 
 from tests.discovery.conftest import two_models
+from tests.discovery.test_loop import options
 from tests.e2e.conftest import MODEL
 from tts_proxy.discovery.agent import AgentProposer
 from tts_proxy.discovery.environments import split_environments
-from tts_proxy.discovery.loop import DiscoverOptions, Discovery
+from tts_proxy.discovery.loop import Discovery
 from tts_proxy.embedded.server import EmbeddedVLLM
 
 pytestmark = pytest.mark.e2e
@@ -24,15 +25,7 @@ def test_the_loop_survives_smollm2_as_the_agent(vllm: EmbeddedVLLM, tmp_path: Pa
     # SmolLM2 reads 2,048 tokens: a short prompt, a short file.
     agent = AgentProposer(client, MODEL, max_tokens=500, max_prompt_chars=3000)
     split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
-    opts = DiscoverOptions(
-        out=tmp_path / "controllers",
-        reports=tmp_path / "reports",
-        name="smol",
-        rounds=2,
-        trials=1,
-        repeats=1,
-        report_repeats=1,
-    )
+    opts = options(tmp_path, name="smol", rounds=2, trials=1, report_repeats=1)
     report = Discovery(split, opts, agent).run()
     entries = [json.loads(line) for line in opts.history_path.read_text().splitlines()]
     proposals = [e for e in entries if e.get("proposer") == "agent"]

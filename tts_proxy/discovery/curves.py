@@ -135,7 +135,18 @@ def compare(candidate: Curve, references: dict[str, Curve]) -> list[Gap]:
 def score(candidate: Curve, references: dict[str, Curve]) -> float:
     """How far the candidate sits above the references, in accuracy points: the mean shortfall
     (counted three times: being below any curve is what discovery must avoid) plus the mean
-    gain, over every reference point. 0 or more means on or above every curve."""
+    gain, over every reference point. 0 or more means on or above every curve.
+
+    With per-environment curves on both sides, the score is the mean of the per-environment
+    scores: a controller must hold up on each model, not only on their average (held-out
+    models differ from the search models in exactly that way)."""
+    envs = [name for name, _ in candidate.per_environment]
+    if envs and all({n for n, _ in r.per_environment} >= set(envs) for r in references.values()):
+        per_env = []
+        for name, points in candidate.per_environment:
+            refs = {k: Curve(dict(r.per_environment)[name]) for k, r in references.items()}
+            per_env.append(score(Curve(points), refs))
+        return sum(per_env) / len(per_env)
     gaps = [g.difference for g in compare(candidate, references)]
     if not gaps:
         return 0.0
