@@ -8,6 +8,7 @@ tokens. Requests that carry no ``tts`` block are passed through as they came.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -77,12 +78,18 @@ class VLLMBackend:
         api_key: str | None = None,
         timeout: float = 600.0,
         observer: Callable[[str, bool], None] | None = None,
+        http_client: httpx2.AsyncClient | None = None,
     ):
         self.root = _root_url(base_url)
         self.observer = observer  # told of every call: (kind, succeeded)
         self.client = openai.AsyncOpenAI(
-            base_url=f"{self.root}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=0
+            base_url=f"{self.root}/v1",
+            api_key=api_key or "EMPTY",
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client,  # tests pass one with a fault-injecting transport
         )
+        self.timeout = timeout
         self.calls = 0
         self._max_model_len: dict[str, int] = {}
 
@@ -95,12 +102,22 @@ class VLLMBackend:
             self.observer(kind, ok)
 
     async def call(self, kind: str, request: Awaitable[T]) -> T:
-        """Await one SDK call: count it by kind, and turn SDK errors into proxy errors."""
+        """Await one SDK call: count it by kind, and turn SDK errors into proxy errors.
+
+        The timeout is kept here too, over the whole call: a server that accepts the request
+        and then trickles bytes (or nothing) is cut off like one that never answers."""
         try:
-            result = await request
+            async with asyncio.timeout(self.timeout):
+                result = await request
+        except TimeoutError as exc:
+            self.observe(kind, False)
+            raise BackendTimeoutError(f"the model server took over {self.timeout:g} s") from exc
         except openai.OpenAIError as exc:
             self.observe(kind, False)
             raise translate_error(exc) from exc
+        except ValueError as exc:  # a body cut short: the SDK's JSON decoding gives up
+            self.observe(kind, False)
+            raise BackendError(f"the model server sent unreadable JSON: {exc}") from exc
         self.observe(kind, True)
         return result
 

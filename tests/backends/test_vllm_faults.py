@@ -1,0 +1,92 @@
+"""The real vLLM backend class behind a fault-injecting transport: a server that answers 500,
+hangs, cuts its JSON short or refuses connections, on every call or on one branch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import httpx2
+import pytest
+
+from tts_proxy.api.app import create_app
+from tts_proxy.backends.vllm import VLLMBackend
+from tts_proxy.settings import Settings
+
+pytestmark = pytest.mark.anyio
+TTS = {"model": "m", "messages": [{"role": "user", "content": "2+2?"}],
+       "tts": {"controller": "sc", "beta": 1.0, "max_branches": 3}}  # fmt: skip
+Fault = Callable[[int], str | None]  # completion call number -> fault name, or None
+
+
+class FaultyVLLM:
+    """Enough of vLLM's HTTP API for a search; completion calls fail as ``fault`` says."""
+
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.completions = 0
+
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        if path == "/health":
+            return httpx2.Response(200)
+        if path == "/v1/models":
+            return httpx2.Response(200, json={"data": [{"id": "m", "max_model_len": 4096}]})
+        if path == "/tokenize":
+            return httpx2.Response(200, json={"tokens": [1, 2, 3]})
+        self.completions += 1
+        fault = self.fault(self.completions)
+        if fault == "refuse":
+            raise httpx2.ConnectError("connection refused", request=request)
+        if fault == "500":
+            return httpx2.Response(500, json={"message": "engine died"})
+        if fault == "hang":
+            await asyncio.sleep(30)
+        body = json.dumps({
+            "id": "c", "object": "text_completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "text": " The answer is \\\\boxed{4}", "finish_reason": "stop",
+                         "token_ids": [5, 6, 7]}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+        })  # fmt: skip
+        if fault == "truncated":
+            body = body[: len(body) // 2]
+        return httpx2.Response(200, content=body.encode(),
+                               headers={"content-type": "application/json"})  # fmt: skip
+
+
+async def client_for(fault: Fault, timeout: float = 5.0) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx2.MockTransport(FaultyVLLM(fault))
+    backend = VLLMBackend("http://vllm.test", timeout=timeout,
+                          http_client=httpx2.AsyncClient(transport=transport))  # fmt: skip
+    settings = Settings(backend_url="http://vllm.test", trace_dir=None, savings_file=None,
+                        chunk_tokens=16, backend_timeout=timeout)  # fmt: skip
+    app = create_app(settings, backend)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://proxy") as client:  # fmt: skip
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "error_type"),
+    [("500", 502, "backend_error"), ("truncated", 502, "backend_error"),
+     ("refuse", 503, "backend_error"), ("hang", 504, "backend_error")],
+)  # fmt: skip
+async def test_a_backend_that_always_fails_gives_an_openai_error(
+    fault: str, status: int, error_type: str
+) -> None:
+    async for client in client_for(lambda n: fault, timeout=0.5):
+        r = await client.post("/v1/chat/completions", json=TTS)
+        assert r.status_code == status, r.text
+        assert r.json()["error"]["type"] == error_type
+        assert (await client.get("/healthz")).status_code == 200  # the proxy itself stays up
+
+
+@pytest.mark.parametrize("fault", ["500", "truncated", "refuse", "hang"])
+async def test_one_failed_branch_leaves_an_answer_from_the_others(fault: str) -> None:
+    async for client in client_for(lambda n: fault if n == 2 else None, timeout=0.5):
+        r = await client.post("/v1/chat/completions", json=TTS)
+        assert r.status_code == 200, r.text
+        tts = r.json()["tts"]
+        assert tts["answer"] == "4" and tts["branches"] == 3 and tts["failed_branches"] == 1
