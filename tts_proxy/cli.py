@@ -17,6 +17,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tts_proxy.api.app import create_app
+    from tts_proxy.backends.base import ModelServer
+    from tts_proxy.backends.pool import BackendPool
     from tts_proxy.backends.vllm import VLLMBackend
     from tts_proxy.embedded.model import prepare_default_model
     from tts_proxy.embedded.server import EmbeddedVLLM
@@ -28,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
             "host": args.host,
             "port": args.port,
             "backend_url": args.backend_url,
+            "backend_urls": args.backend_urls,
             "controllers_dir": args.controllers_dir,
             "default_controller": args.default_controller,
             "trace_dir": args.trace_dir,
@@ -55,12 +58,15 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"backend_url": embedded.url})
     try:
         assert settings.backend_url is not None
-        backend = VLLMBackend(
-            settings.backend_url,
-            api_key=(
-                settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
-            ),
-            timeout=settings.backend_timeout,
+        key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
+        servers = [
+            VLLMBackend(url, api_key=key, timeout=settings.backend_timeout)
+            for url in [settings.backend_url, *settings.backend_urls]
+        ]
+        backend: ModelServer = (
+            servers[0]
+            if len(servers) == 1
+            else BackendPool(servers, cooldown=settings.backend_cooldown_seconds)
         )
         app = create_app(settings, backend)
         print(f"[tts-proxy] serving on http://{settings.host}:{settings.port}/v1", file=sys.stderr)
@@ -193,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--backend-url", help="proxy this vLLM instead of starting one")
+    serve.add_argument("--backend-urls", nargs="*", help="more vLLM servers (round-robin)")
     serve.add_argument("--controllers-dir", type=Path)
     serve.add_argument("--default-controller")
     serve.add_argument("--trace-dir", type=Path)

@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     backend_url: str | None = Field(
         None, description="an existing vLLM server; when unset `serve` starts an embedded one"
     )
+    backend_urls: list[str] = Field(
+        default_factory=list, description="more vLLM servers beside backend_url (round-robin)"
+    )
+    backend_cooldown_seconds: float = Field(
+        30.0, gt=0, description="how long a server that failed stays out of the rotation"
+    )
     backend_api_key: SecretStr | None = Field(None, description="sent to vLLM; never logged")
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="keys clients must send as `Authorization: Bearer`"
@@ -69,8 +75,9 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.api_keys_file is not None and not self.api_keys_file.is_file():
             raise ValueError(f"api_keys_file {self.api_keys_file} is not a readable file")
-        if self.backend_url is not None and not self.backend_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError(f"backend_url must be an http(s) URL, got {self.backend_url!r}")
+        for url in [self.backend_url, *self.backend_urls]:
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"backend URLs must be http(s) URLs, got {url!r}")
+        if self.backend_urls and self.backend_url is None:
+            raise ValueError("backend_urls needs backend_url (the first server) as well")
         return self

@@ -53,7 +53,7 @@ schema.config.generation.update(
 
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_request_gets_a_server_error(case: schemathesis.Case) -> None:
+def test_no_request_gets_a_server_error(case: schemathesis.Case[Any]) -> None:
     response = case.call()
     assert response.status_code < 500, (case.body, response.text[:500])
     if response.status_code >= 400:

@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from tts_proxy.api.app import create_app
+from tts_proxy.backends.pool import BackendPool
 from tts_proxy.backends.vllm import VLLMBackend
 from tts_proxy.settings import Settings
 
@@ -90,3 +91,35 @@ async def test_one_failed_branch_leaves_an_answer_from_the_others(fault: str) ->
         assert r.status_code == 200, r.text
         tts = r.json()["tts"]
         assert tts["answer"] == "4" and tts["branches"] == 3 and tts["failed_branches"] == 1
+
+
+async def test_a_pool_takes_a_dead_server_out_of_rotation_and_back_after_its_cooldown() -> None:
+    now = [0.0]
+    dead = FaultyVLLM(lambda n: None)
+    alive = FaultyVLLM(lambda n: None)
+
+    def server(fake: FaultyVLLM, refuse: list[bool]) -> VLLMBackend:
+        async def handler(request: httpx2.Request) -> httpx2.Response:
+            if refuse[0]:
+                raise httpx2.ConnectError("connection refused", request=request)
+            return await fake(request)
+
+        client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        return VLLMBackend(f"http://{id(fake)}.test", timeout=1, http_client=client)
+
+    down = [True]
+    pool = BackendPool([server(dead, down), server(alive, [False])], cooldown=30,
+                       clock=lambda: now[0])  # fmt: skip
+    settings = Settings(backend_url="http://a.test", trace_dir=None, savings_file=None,
+                        chunk_tokens=16)  # fmt: skip
+    app = create_app(settings, pool)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://proxy") as client:  # fmt: skip
+        for _ in range(4):
+            assert (await client.post("/v1/chat/completions", json=TTS)).status_code == 200
+        assert pool.in_rotation() == [1] and dead.completions == 0
+        down[0] = False
+        now[0] = 31.0  # the cooldown is over: the server is tried again, and answers
+        for _ in range(4):
+            assert (await client.post("/v1/chat/completions", json=TTS)).status_code == 200
+        assert pool.in_rotation() == [0, 1] and dead.completions > 0

@@ -92,8 +92,11 @@ class Passthrough(Protocol):
 class ModelServer(Protocol):
     """What the HTTP service needs from a live model server (``VLLMBackend``, or a test fake)."""
 
-    calls: int
     observer: Callable[[str, bool], None] | None  # told of every call: (kind, succeeded)
+
+    @property
+    def calls(self) -> int:
+        """Calls made to the model server so far."""
 
     async def health(self) -> bool: ...
 
