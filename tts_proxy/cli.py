@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -36,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
             "trace_dir": args.trace_dir,
             "log_prompts": None if args.log_prompts is None else args.log_prompts == "true",
             "explore_rate": args.explore_rate,
+            "admin_port": args.admin_port,
         }.items()
         if v is not None
     }
@@ -70,11 +73,25 @@ def _serve(args: argparse.Namespace) -> int:
         )
         app = create_app(settings, backend)
         print(f"[tts-proxy] serving on http://{settings.host}:{settings.port}/v1", file=sys.stderr)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        configs = [uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")]
+        if settings.admin_port is not None:
+            where = f"{settings.admin_host}:{settings.admin_port}"
+            print(f"[tts-proxy] /metrics and /admin on {where}", file=sys.stderr)
+            admin = app.state.admin_app
+            configs.append(
+                uvicorn.Config(
+                    admin, host=settings.admin_host, port=settings.admin_port, log_level="warning"
+                )
+            )
+        asyncio.run(_serve_all([uvicorn.Server(c) for c in configs]))
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+async def _serve_all(servers: list[Any]) -> None:
+    await asyncio.gather(*(s.serve() for s in servers))
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -205,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trace-dir", type=Path)
     serve.add_argument("--log-prompts", choices=["true", "false"])
     serve.add_argument("--explore-rate", type=float)
+    serve.add_argument("--admin-port", type=int, help="serve /metrics and /admin/* only here")
     serve.set_defaults(func=_serve)
 
     replay = sub.add_parser("replay", help="evaluate a controller on recorded trajectories")

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     )
     api_keys_file: Path | None = Field(None, description="more keys, one per line")
     metrics_require_key: bool = Field(False, description="/metrics asks for a key too")
+    admin_port: int | None = Field(
+        None, ge=1, le=65535, description="serve /metrics and /admin/* on this port only"
+    )
+    admin_host: str = "127.0.0.1"
     max_body_bytes: int = Field(8 << 20, gt=0, description="larger request bodies get a 413")
     max_concurrent_branches: int = Field(
         256, gt=0, description="branches in flight across all searches; more wait in a queue"

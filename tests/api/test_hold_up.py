@@ -217,3 +217,19 @@ async def test_a_client_cannot_raise_the_servers_caps(client: httpx.AsyncClient)
     r = await client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["tts"]["branches"] == Settings.model_fields["max_branches"].default
+
+
+async def test_metrics_and_admin_can_live_on_their_own_port(settings: Settings) -> None:
+    settings = settings.model_copy(update={"admin_port": 9999})
+    app = create_app(settings, FakeModelServer([Script(1, "4")]))
+    main = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proxy")
+    admin_transport = httpx.ASGITransport(app=app.state.admin_app)
+    admin = httpx.AsyncClient(transport=admin_transport, base_url="http://admin")
+    async with main, admin:
+        assert (await main.post("/v1/chat/completions", json=TTS)).status_code == 200
+        assert (await main.get("/metrics")).status_code == 404
+        assert (await main.post("/admin/controllers/reload")).status_code == 404
+        metrics = await admin.get("/metrics")
+        assert metrics.status_code == 200 and "tts_requests_total" in metrics.text
+        assert (await admin.post("/admin/controllers/reload")).status_code == 200
+        assert (await admin.post("/v1/chat/completions", json=TTS)).status_code == 404

@@ -79,14 +79,32 @@ def create_app(
             traces.close()
 
     app = FastAPI(title="tts-proxy", version="0.1.0", lifespan=lifespan)
-    app.state.service = TTSService(settings, backend, registry, metrics, traces)
+    service = app.state.service = TTSService(settings, backend, registry, metrics, traces)
     errors.install(app)
     app.include_router(routes.router)
+    if settings.admin_port is None:
+        app.include_router(routes.admin_router)
+    else:  # served apart (cli.serve runs it on the admin port); the main port has none of it
+        app.state.admin_app = _admin_app(settings, service)
     app.add_middleware(InFlight, metrics=metrics)
+    _guard(app, settings)
+    return app
+
+
+def _admin_app(settings: Settings, service: TTSService) -> FastAPI:
+    """``/metrics`` and ``/admin/*`` alone, over the main app's service."""
+    admin = FastAPI(title="tts-proxy admin", version="0.1.0")
+    admin.state.service = service
+    errors.install(admin)
+    admin.include_router(routes.admin_router)
+    _guard(admin, settings)
+    return admin
+
+
+def _guard(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         Guard,
         keys=settings.client_keys(),
         max_body_bytes=settings.max_body_bytes,
         metrics_open=not settings.metrics_require_key,
     )
-    return app

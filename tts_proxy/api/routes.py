@@ -31,6 +31,7 @@ from tts_proxy.protocol import (
 from tts_proxy.service import PASSTHROUGH, Outcome, TTSService, strip_tts
 
 router = APIRouter()
+admin_router = APIRouter()  # on the main port, or alone on TTS_ADMIN_PORT
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 DISCONNECT_POLL_SECONDS = 0.2
@@ -201,12 +202,12 @@ async def healthz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@admin_router.get("/metrics")
 async def metrics(request: Request) -> Response:
     return Response(_service(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/admin/controllers/reload")
+@admin_router.post("/admin/controllers/reload")
 async def reload_controllers(request: Request) -> dict[str, Any]:
     """Load new or changed files from the controllers directory now (each passes the gate)."""
     return await _service(request).reload_controllers()
