@@ -4,7 +4,9 @@ The proxy runs in its own process (uvicorn, as deployed) over the in-process fak
 of the unit tests, which answers every chunk and probe at once: what is measured is the
 proxy's own cost. The driver keeps 200 requests in flight for the duration and reports
 requests per second, errors, the proxy's RSS after warm-up and at the end, and the time the
-proxy spends per controller round (request latency / rounds: the backend adds nothing).
+proxy spends per controller round (request latency / rounds: the backend adds nothing) --
+under that load, where it is mostly waiting for the event loop, and for one request at a time
+before it, which is the proxy's own cost per round.
 
     python benchmarks/load.py [--concurrency 200] [--seconds 60]
 Writes benchmarks/results/load.json.
@@ -46,7 +48,7 @@ def serve(port: int) -> None:
     settings = Settings(backend_url="http://fake", trace_dir=None, savings_file=None,
                         chunk_tokens=64, max_concurrent_branches=10_000,
                         max_queued_searches=10_000)  # fmt: skip
-    server = FakeModelServer(scripts, chunk_tokens=64)  # one chunk per round
+    server = FakeModelServer(scripts, chunk_tokens=64, keep_episodes=False)  # a chunk a round
     uvicorn.run(create_app(settings, server), host="127.0.0.1", port=port,
                 log_level="warning", backlog=4096)  # fmt: skip
 
@@ -58,7 +60,15 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def drive(url: str, concurrency: int, seconds: float) -> dict[str, object]:
+async def sample_rss(pid: int, every: float, samples: list[float]) -> None:
+    while True:
+        samples.append(round(rss_mib(pid), 1))
+        await asyncio.sleep(every)
+
+
+async def drive(
+    url: str, concurrency: int, seconds: float, pid: int | None = None
+) -> dict[str, object]:
     latencies: list[float] = []
     per_round: list[float] = []
     errors: dict[str, int] = {}
@@ -77,12 +87,17 @@ async def drive(url: str, concurrency: int, seconds: float) -> dict[str, object]
                         continue
                     rounds = max(1, int(r.json()["tts"]["rounds"]))
                 except httpx.HTTPError as exc:
-                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    what = f"{type(exc).__name__}: {exc}"
+                    errors[what] = errors.get(what, 0) + 1
                     continue
                 latencies.append(elapsed)
                 per_round.append(elapsed / rounds)
 
+        rss: list[float] = []
+        sampler = asyncio.create_task(sample_rss(pid, 5, rss)) if pid else None
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if sampler is not None:
+            sampler.cancel()
     q = statistics.quantiles
     return {
         "requests": len(latencies),
@@ -96,6 +111,7 @@ async def drive(url: str, concurrency: int, seconds: float) -> dict[str, object]
             "p50": round(q(per_round, n=100)[49] * 1000, 3),
             "p99": round(q(per_round, n=100)[98] * 1000, 3),
         },
+        **({"proxy_rss_mib_every_5s": rss} if pid else {}),
     }
 
 
@@ -104,6 +120,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--unloaded-seconds", type=float, default=10)
     parser.add_argument("--port", type=int, default=8631)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -120,8 +137,9 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         asyncio.run(drive(url, args.concurrency, args.warmup))
+        unloaded = asyncio.run(drive(url, 1, args.unloaded_seconds))
         before = rss_mib(child.pid)
-        result = asyncio.run(drive(url, args.concurrency, args.seconds))
+        result = asyncio.run(drive(url, args.concurrency, args.seconds, child.pid))
         after = rss_mib(child.pid)
     finally:
         child.terminate()
@@ -132,6 +150,7 @@ def main() -> None:
         "seconds": args.seconds,
         "controller": "probe_exit, beta 0.5 (one branch, a chunk and a probe per round)",
         **result,
+        "one_at_a_time": {k: unloaded[k] for k in ("requests_per_second", "per_round_ms")},
         "proxy_rss_mib": {"after_warmup": round(before, 1), "at_end": round(after, 1)},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -107,9 +107,15 @@ class FakeModelServer:
     """Tokenizes by characters and serves scripted episodes."""
 
     def __init__(
-        self, scripts: Sequence[Script], *, healthy: bool = True, chunk_tokens: int = 8
+        self,
+        scripts: Sequence[Script],
+        *,
+        healthy: bool = True,
+        chunk_tokens: int = 8,
+        keep_episodes: bool = True,  # False for load runs: memory must stay the proxy's
     ) -> None:
         self.scripts = scripts
+        self.keep_episodes = keep_episodes
         self.chunk_tokens = chunk_tokens
         self.healthy = healthy
         self.calls = 0
@@ -139,7 +145,8 @@ class FakeModelServer:
 
     def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> FakeEpisode:
         episode = FakeEpisode(self.scripts, chunk_tokens=self.chunk_tokens)
-        self.episodes.append(episode)
+        if self.keep_episodes:
+            self.episodes.append(episode)
         return episode
 
     async def close(self) -> None:

@@ -103,6 +103,19 @@ def controller_class(name: str, params: dict[str, Any]) -> type[ConfidenceMoment
     return type(name, (ConfidenceMomentum,), {"name": name, "ramps": ramps(params)})
 
 
+def ramp_source(ramp: Ramp) -> str:
+    """``Ramp(...)`` as it is written in a controller file."""
+    extra = ", geometric=True" if ramp.geometric else ""
+    extra += f", onset={ramp.onset!r}" if ramp.onset else ""
+    extra += f", until={ramp.until!r}" if ramp.until != 1.0 else ""
+    return f"Ramp({ramp.lo!r}, {ramp.hi!r}{extra})"
+
+
+def ramps_source(ramps: dict[str, Ramp], indent: str) -> list[str]:
+    """The lines of a ramps dict literal's body."""
+    return [f"{indent}{key!r}: {ramp_source(ramp)}," for key, ramp in ramps.items()]
+
+
 def render(name: str, params: dict[str, Any], header: str) -> str:
     """The controller file for a point: a CMC subclass that changes only its ramps."""
     lines = [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", ""]
@@ -111,10 +124,6 @@ def render(name: str, params: dict[str, Any], header: str) -> str:
     lines += ["from tts_proxy.controllers.cmc import ConfidenceMomentum", "", ""]
     lines += ["class Discovered(ConfidenceMomentum):"]
     lines += [f"    name = {name!r}", "    ramps: ClassVar[dict[str, Ramp]] = {"]
-    for key, ramp in ramps(params).items():
-        extra = ", geometric=True" if ramp.geometric else ""
-        extra += f", onset={ramp.onset!r}" if ramp.onset else ""
-        extra += f", until={ramp.until!r}" if ramp.until != 1.0 else ""
-        lines.append(f"        {key!r}: Ramp({ramp.lo!r}, {ramp.hi!r}{extra}),")
+    lines += ramps_source(ramps(params), " " * 8)
     lines += ["    }", ""]
     return "\n".join(lines)

@@ -18,15 +18,16 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.base import Ramp
 from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
-from tts_proxy.discovery import families
+from tts_proxy.discovery import families, stitch
 from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer, Candidate
 from tts_proxy.discovery.curves import (
     REPORT_BETAS,
@@ -195,10 +196,14 @@ class Discovery:
                         params=c["params"], distributions=dists, value=c["score"]
                     )
                 )
-        if not past:
-            study.enqueue_trial(_builtin_cmc_params())
-            study.enqueue_trial(_full_sweep_params())
+        tried = [c["params"] for c in past]
+        for params in ANCHORS:
+            if params not in tried:
+                study.enqueue_trial(params)
         return study
+
+    def _anchors(self) -> list[dict[str, Any]]:
+        return [c for c in self._candidates() if c["proposer"] == "tpe" and c["params"] in ANCHORS]
 
     def _search_trial(self, study: optuna.Study, refs: dict[str, Curve], round_: int) -> None:
         start = time.perf_counter()
@@ -318,13 +323,16 @@ class Discovery:
     # -- shipping --------------------------------------------------------------------------
 
     def _finalists(self, refs: dict[str, Curve]) -> list[dict[str, Any]]:
-        """The best few by search score, measured again on the search set at every report
-        beta (the references' grid): a winner picked on seven betas may hide a hole between
-        them. Ranked by that score; remembered, so a resumed run does not measure again."""
+        """The best few by search score and the starting points, measured again on the search
+        set at every report beta (the references' grid): a winner picked on seven betas may
+        hide a hole between them. Ranked by that score; remembered, so a resumed run does not
+        measure again."""
         o = self.options
         done = {h["id"]: h for h in self.history if h.get("kind") == "final"}
         finals = []
-        for c in self._ranked()[: o.finalists]:
+        best = self._ranked()[: o.finalists]
+        anchors = [c for c in self._anchors() if c["status"] == "ok" and c not in best]
+        for c in best + anchors:
             if c["id"] not in done:
                 cls = self._class_of(c)
                 if cls is None:  # agent code is measured only in the sandbox
@@ -372,16 +380,24 @@ class Discovery:
         header = self._header(best, len(candidates), agent_tries)
         path = o.out / f"{o.name}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
-        if best["proposer"] == "tpe":
+        knots = self._knots(ranked)
+        stitched = len({k.candidate for k in knots}) > 1
+        if stitched:
+            ramps = {k.candidate: self._ramps_of(k.candidate) for k in knots}
+            header = self._header(best, len(candidates), agent_tries, knots)
+            path.write_text(stitch.render(o.name, knots, ramps, header))
+        elif best["proposer"] == "tpe":
             path.write_text(families.render(o.name, best["params"], header))
         else:
             source = str(best["source"]).replace(repr(best["controller"]), repr(o.name))
             source = source.replace(f'"{best["controller"]}"', repr(o.name))
             path.write_text(f'"""{header}"""\n\n{source}')
+        # A stitched controller is also measured at its knots, its natural operating points.
+        betas = sorted(set(REPORT_BETAS) | set(stitch.positions(knots) if stitched else ()))
         held_out = check_file(
             path,
             data=[self.split.search[0].path],
-            evaluate=self._evaluation(self.split.held_out, REPORT_BETAS, o.report_repeats),
+            evaluate=self._evaluation(self.split.held_out, betas, o.report_repeats),
             limits=o.sandbox,
         )
         if not held_out.ok:
@@ -412,7 +428,8 @@ class Discovery:
             "file": str(path),
             "created": _now(),
             "data": self.split.describe(),
-            "proposer": best["proposer"],
+            "proposer": "stitched" if stitched else best["proposer"],
+            "knots": [asdict(k) for k in knots] if stitched else [],
             "search": {
                 "candidates": len(candidates),
                 "accepted": sum(1 for c in candidates if c["status"] == "ok"),
@@ -430,7 +447,7 @@ class Discovery:
                 "history": str(o.history_path),
             },
             "held_out": {
-                "betas": list(REPORT_BETAS),
+                "betas": betas,
                 "repeats": o.report_repeats,
                 "candidate": candidate.to_json(),
                 "builtins": {n: c.to_json() for n, c in builtins.items()},
@@ -442,18 +459,57 @@ class Discovery:
         plot(o.reports / f"{o.name}.png", o.name, candidate, builtins)
         return report
 
-    def _header(self, best: dict[str, Any], candidates: int, agent_tries: int) -> str:
+    def _knots(self, finals: list[dict[str, Any]]) -> list[stitch.Knot]:
+        """The search set's frontier over the finalists' and starting points' dense curves.
+        Only those: over every candidate's sparse, 4-ordering points the frontier would pick
+        lucky draws of many candidates. Agent files are not stitched (their code runs only in
+        the sandbox)."""
+        dense = {
+            h["id"]: Curve.from_json(h["curve"]) for h in self.history if h.get("kind") == "final"
+        }
+        knots = []
+        for c in finals:
+            if self._class_of(c) is None:
+                continue
+            curve = dense[c["id"]]
+            for i, p in enumerate(curve.points):
+                costs = tuple(pts[i].tokens for _, pts in curve.per_environment)
+                knots.append(stitch.Knot(c["id"], p.beta, p.tokens, p.accuracy, costs))
+        return stitch.frontier(knots)
+
+    def _by_id(self, cid: int) -> dict[str, Any]:
+        return next(c for c in self._candidates() if c["id"] == cid)
+
+    def _ramps_of(self, cid: int) -> dict[str, Ramp]:
+        return families.ramps(self._by_id(cid)["params"])
+
+    def _header(
+        self,
+        best: dict[str, Any],
+        candidates: int,
+        agent_tries: int,
+        knots: Sequence[stitch.Knot] = (),
+    ) -> str:
         search = ", ".join(e.name for e in self.split.search)
         held = ", ".join(e.name for e in self.split.held_out)
         pseudo = sum(e.pseudo_labels for e in (*self.split.search, *self.split.held_out))
         agent = "none" if self.agent is None else self.agent.model
+        winner = (
+            f"Winner: {best['proposer']} candidate {best['id']}, search score "
+            f"{best['final_score']:.3f} on every report beta (accuracy points above the "
+            "built-ins' curves)."
+        )
+        if knots:
+            used = ", ".join(str(c) for c in dict.fromkeys(k.candidate for k in knots))
+            winner = (
+                f"Stitched: the search set's frontier of {len(knots)} operating points of "
+                f"candidates {used} (cheapest first); the best single candidate was {best['id']}."
+            )
         return (
             f"Discovered by `tts-proxy discover` on {_now()}.\n\n"
             f"Search set: {search}. Held out: {held}. Pseudo-labels: {pseudo}.\n"
             f"{candidates} candidates over {self.options.rounds} rounds; agent: {agent} "
-            f"({agent_tries} proposals). Winner: {best['proposer']} candidate {best['id']}, "
-            f"search score {best['final_score']:.3f} on every report beta (accuracy points "
-            "above the built-ins' curves).\n"
+            f"({agent_tries} proposals). {winner}\n"
             f"Held-out curve against every built-in: reports/{self.options.name}.json.\n"
         )
 
@@ -487,6 +543,28 @@ def _full_sweep_params() -> dict[str, Any]:
         "stable_probes.lo": 2.0, "stable_probes.spread": 1.0, "stable_probes.on": True,
         "onset": 0.2, "stable_probes.until": 0.25,
     }  # fmt: skip
+
+
+def _one_branch_params() -> dict[str, Any]:
+    """One probed branch at every beta, answering when its last k probes agree, k from 2 to
+    32: probe-and-exit at the cheap end, close to one full sample (SC@1) at the dear one."""
+    return {
+        "initial_width.lo": 1.0, "initial_width.spread": 0.0,
+        "max_width.lo": 1.0, "max_width.spread": 0.0,
+        "widen_by.lo": 1.0, "widen_by.spread": 0.0,
+        "tau.lo": 0.5, "tau.spread": 0.0,
+        "min_pool.lo": 1.0, "min_pool.spread": 0.0,
+        "alpha.lo": 0.5, "stall.lo": 0.02,
+        "abandon_patience.lo": 8.0, "abandon_patience.spread": 0.0,
+        "lag.lo": 1.0,
+        "stable_probes.lo": 2.0, "stable_probes.spread": 1.0, "stable_probes.on": True,
+        "onset": 0.0, "stable_probes.until": 1.0,
+    }  # fmt: skip
+
+
+# Starting points of every search, measured at every report beta before shipping: together
+# they span the built-ins' budgets, so the stitched frontier starts from the built-ins' reach.
+ANCHORS = (_builtin_cmc_params(), _full_sweep_params(), _one_branch_params())
 
 
 def _now() -> str:
