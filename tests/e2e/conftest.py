@@ -19,6 +19,9 @@ from tts_proxy.embedded.server import EmbeddedVLLM, free_port
 from tts_proxy.settings import Settings
 
 MODEL = "smollm2"
+# A search that keeps vLLM busy for a while: four long branches.
+LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Count from 1 to 1000."}],
+        "tts": {"beta": 1.0, "controller": "sc", "max_branches": 4}}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +74,13 @@ def e2e_settings(backend_url: str, trace_dir: Path | None = None) -> Settings:
     )
 
 
+def long_settings(backend_url: str) -> Settings:
+    """Settings for ``LONG``: branches of up to 1,500 tokens in one chunk."""
+    return e2e_settings(backend_url).model_copy(
+        update={"max_branch_tokens": 1500, "chunk_tokens": 1500}
+    )
+
+
 @pytest.fixture(scope="session")
 def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("traces")
@@ -95,3 +105,19 @@ def generation_tokens(vllm: EmbeddedVLLM) -> float:
         for line in text.splitlines()
         if line.startswith("vllm:generation_tokens_total{")
     )
+
+
+def running(vllm: EmbeddedVLLM) -> float:
+    """vLLM's running requests, from its Prometheus endpoint."""
+    text = httpx.get(f"{vllm.url}/metrics", timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:num_requests_running{"))  # fmt: skip
+
+
+def wait_until_busy(vllm: EmbeddedVLLM) -> None:
+    """Block until vLLM runs a request (a search has reached it)."""
+    for _ in range(100):
+        if running(vllm) > 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the search never reached vLLM")

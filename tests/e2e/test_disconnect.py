@@ -11,35 +11,23 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import MODEL, ProxyServer, e2e_settings, generation_tokens
+from tests.e2e.conftest import (
+    LONG,
+    ProxyServer,
+    generation_tokens,
+    long_settings,
+    running,
+    wait_until_busy,
+)
 from tts_proxy.embedded.server import EmbeddedVLLM
 
 pytestmark = pytest.mark.e2e
-LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Count from 1 to 1000."}],
-        "tts": {"beta": 1.0, "controller": "sc", "max_branches": 4}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def long_proxy(vllm: EmbeddedVLLM) -> Iterator[ProxyServer]:
-    settings = e2e_settings(vllm.url).model_copy(
-        update={"max_branch_tokens": 1500, "chunk_tokens": 1500, "keepalive_seconds": 0.2}
-    )
-    with ProxyServer(settings, vllm.url) as server:
+    with ProxyServer(long_settings(vllm.url), vllm.url) as server:
         yield server
-
-
-def running(vllm: EmbeddedVLLM) -> float:
-    text = httpx.get(f"{vllm.url}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("vllm:num_requests_running{"))  # fmt: skip
-
-
-def wait_until_busy(vllm: EmbeddedVLLM) -> None:
-    for _ in range(100):
-        if running(vllm) > 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the search never reached vLLM")
 
 
 def seconds_until_idle(vllm: EmbeddedVLLM, since: float) -> float:

@@ -1,14 +1,15 @@
 """The discovery loop: propose, gate, evaluate, remember; then ship the winner with a report.
 
-Each round runs ``trials`` parameter-search candidates (optuna TPE over CMC's ramps; the first
-two are fixed starting points: the built-in CMC's settings on the search axes, and a sweep
-from one probed branch to full width) and, when an agent endpoint is given, one agent-written
-file. Every candidate, with its curve on the search set and its score against the built-ins
-there, is one line of the history file; a run that is stopped picks up from it. The best few
-are measured again on the search set at every report beta and the best of those -- chosen
-without a look at the held-out set -- is written to ``out/<name>.py``, gated once more,
-measured on the held-out set next to every built-in, and reported in ``reports/<name>.json``
-and ``.png``.
+Each round runs ``trials`` parameter-search candidates (optuna TPE over CMC's ramps, starting
+from fixed anchors: the built-in CMC's settings, one probed branch of growing patience, and a
+sweep from one probed branch to full width) and, when an agent endpoint is given, one
+agent-written file. Every candidate, with its curve on the search set and its score against
+the built-ins there, is one line of the history file; a run that is stopped picks up from it.
+The best few and the anchors are measured again on the search set at every report beta; the
+frontier of those points (``stitch``) -- or the best candidate, when one candidate holds the
+whole frontier -- chosen without a look at the held-out set, is written to
+``out/<name>.py``, gated once more, measured on the held-out set next to every built-in, and
+reported in ``reports/<name>.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -377,14 +378,13 @@ class Discovery:
         best = ranked[0]
         candidates = self._candidates()
         agent_tries = sum(1 for c in candidates if c["proposer"] == "agent")
-        header = self._header(best, len(candidates), agent_tries)
-        path = o.out / f"{o.name}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
         knots = self._knots(ranked)
         stitched = len({k.candidate for k in knots}) > 1
+        header = self._header(best, len(candidates), agent_tries, knots if stitched else ())
+        path = o.out / f"{o.name}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
         if stitched:
             ramps = {k.candidate: self._ramps_of(k.candidate) for k in knots}
-            header = self._header(best, len(candidates), agent_tries, knots)
             path.write_text(stitch.render(o.name, knots, ramps, header))
         elif best["proposer"] == "tpe":
             path.write_text(families.render(o.name, best["params"], header))
@@ -548,17 +548,9 @@ def _full_sweep_params() -> dict[str, Any]:
 def _one_branch_params() -> dict[str, Any]:
     """One probed branch at every beta, answering when its last k probes agree, k from 2 to
     32: probe-and-exit at the cheap end, close to one full sample (SC@1) at the dear one."""
-    return {
-        "initial_width.lo": 1.0, "initial_width.spread": 0.0,
-        "max_width.lo": 1.0, "max_width.spread": 0.0,
-        "widen_by.lo": 1.0, "widen_by.spread": 0.0,
-        "tau.lo": 0.5, "tau.spread": 0.0,
-        "min_pool.lo": 1.0, "min_pool.spread": 0.0,
-        "alpha.lo": 0.5, "stall.lo": 0.02,
-        "abandon_patience.lo": 8.0, "abandon_patience.spread": 0.0,
-        "lag.lo": 1.0,
-        "stable_probes.lo": 2.0, "stable_probes.spread": 1.0, "stable_probes.on": True,
-        "onset": 0.0, "stable_probes.until": 1.0,
+    fixed = ("initial_width", "max_width", "widen_by", "tau", "min_pool", "abandon_patience")
+    return _full_sweep_params() | {f"{name}.spread": 0.0 for name in fixed} | {
+        "lag.lo": 1.0, "onset": 0.0, "stable_probes.until": 1.0,
     }  # fmt: skip
 
 
