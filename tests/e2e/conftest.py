@@ -24,8 +24,8 @@ LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Count from 1 t
         "tts": {"beta": 1.0, "controller": "sc", "max_branches": 4}}  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def vllm() -> Iterator[EmbeddedVLLM]:
+def running_vllm() -> Iterator[EmbeddedVLLM]:
+    """A real vLLM serving SmolLM2 as ``MODEL``, stopped afterwards (a fixture's body)."""
     server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=MODEL)
     server.start()
     try:
@@ -33,6 +33,11 @@ def vllm() -> Iterator[EmbeddedVLLM]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm() -> Iterator[EmbeddedVLLM]:
+    yield from running_vllm()
 
 
 class ProxyServer:

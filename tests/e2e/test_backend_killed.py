@@ -14,8 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import LONG, ProxyServer, long_settings, wait_until_busy
-from tts_proxy.embedded.model import prepare_default_model
+from tests.e2e.conftest import LONG, ProxyServer, long_settings, running_vllm, wait_until_busy
 from tts_proxy.embedded.server import EmbeddedVLLM
 
 pytestmark = pytest.mark.e2e
@@ -23,13 +22,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def doomed() -> Iterator[EmbeddedVLLM]:
-    server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=str(LONG["model"]))
-    server.start()
-    try:
-        server.wait_ready(timeout=600)
-        yield server
-    finally:
-        server.stop()
+    yield from running_vllm()
 
 
 def test_a_vllm_killed_mid_search_gives_an_openai_error_and_the_proxy_stays_up(
