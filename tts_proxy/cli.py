@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--reports", type=Path, default=Path("reports"))
     dis.add_argument("--name", default="discovered", help="the new controller's name")
     dis.add_argument("--rounds", type=int, default=8)
-    dis.add_argument("--trials", type=int, default=8, help="parameter-search points per round")
+    dis.add_argument("--trials", type=int, default=4, help="parameter-search points per round")
     dis.add_argument("--repeats", type=int, default=4, help="orderings per point while searching")
     dis.add_argument("--report-repeats", type=int, default=16)
     dis.add_argument(

@@ -54,7 +54,7 @@ class DiscoverOptions:
     reports: Path = Path("reports")
     name: str = "discovered"
     rounds: int = 8
-    trials: int = 8  # parameter-search candidates per round
+    trials: int = 4  # parameter-search candidates per round
     finalists: int = 5  # best candidates measured again on every report beta before shipping
     repeats: int = 4  # orderings per point while searching
     report_repeats: int = 16  # orderings per point in the held-out report
