@@ -244,7 +244,8 @@ def question_from_record(rec: dict[str, Any], label: dict[str, Any] | None) -> R
     for b in rec["branches"]:
         depth = len(b["chunks"])
         answers = tuple(probes.get((b["id"], d)) for d in range(1, depth))
-        branches.append(RecordedBranch(answers, int(sum(b["chunks"])), b.get("answer")))
+        chunks = tuple(int(n) for n in b["chunks"])
+        branches.append(RecordedBranch(answers, sum(chunks), b.get("answer"), chunks))
     gold = label.get("answer") if label else rec.get("label")
     source = "feedback" if label and label.get("answer") is not None else "gold"
     if gold is None:  # no label: the full exploration's majority stands in (a pseudo-label)

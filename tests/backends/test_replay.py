@@ -47,6 +47,20 @@ async def test_a_branch_with_probes_past_its_end_costs_no_more_than_recorded_ste
     assert result.branch_tokens == 1000  # two recorded steps; the finishing step adds nothing
 
 
+async def test_recorded_step_sizes_are_charged_as_they_were_live() -> None:
+    # A traced branch whose third and fourth chunks were cut short by the live search's budget.
+    rec = RecordedBranch(("300", "540", "5"), 81, None, chunks=(32, 32, 13, 4))
+    q = ReplayQuestion("q", "", "5", (rec,), 32)
+    episode = ReplayEpisode(q, [0])
+    from tts_proxy.state import BranchState
+
+    first, third = await episode.extend([(BranchState(0), 32), (BranchState(0, depth=2), 32)])
+    assert (first.tokens, third.tokens) == (32, 13)
+    limits = Limits(max_branches=1, chunk_tokens=32)
+    result = await run_search(SelfConsistency(1.0, limits), ReplayEpisode(q, [0]), limits)
+    assert result.branch_tokens == 81 == sum(rec.chunks)  # not 3 x 32: what it cost live
+
+
 @pytest.mark.parametrize("controller", ["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc"])
 async def test_replaying_the_same_episode_twice_is_identical(controller: str) -> None:
     cls = ControllerRegistry().get(controller)

@@ -2,9 +2,11 @@
 
 Cost accounting follows AutoTTS' replay: each step of a branch reveals the probe answer after
 one more chunk and costs a chunk of tokens; the step past the last recorded probe finishes the
-branch with its final answer and costs the rest of its tokens. Probes cost nothing extra here
-(the recording already paid for them). An extension asking for k chunks' worth of tokens (a
-run to the end asks for many) takes k steps at once, costed the same as k single steps.
+branch with its final answer and costs the rest of its tokens. Where the recording has each
+step's tokens (traces: a chunk cut short by a budget), each step costs what it cost live.
+Probes cost nothing extra here (the recording already paid for them). An extension asking for
+k chunks' worth of tokens (a run to the end asks for many) takes k steps at once, costed the
+same as k single steps.
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ class ReplayEpisode:
             left = len(rec.probe_answers) - branch.depth  # recorded steps before the end
             steps = n // size if n > size else 1  # a run to the end asks for many chunks
             if steps <= left:
-                chunks.append(step if steps == 1 else Chunk(size * steps, steps=steps))
+                if rec.chunks:
+                    cost = sum(rec.chunks[branch.depth : branch.depth + steps])
+                    chunks.append(Chunk(cost, steps=steps))
+                else:
+                    chunks.append(step if steps == 1 else Chunk(size * steps, steps=steps))
             else:
-                rest = max(0, rec.n_tokens - size * len(rec.probe_answers))
-                chunks.append(
-                    Chunk(size * left + rest, "", True, "stop", rec.final_answer, left + 1)
-                )
+                if rec.chunks:
+                    cost = sum(rec.chunks[branch.depth :])
+                else:
+                    cost = size * left + max(0, rec.n_tokens - size * len(rec.probe_answers))
+                chunks.append(Chunk(cost, "", True, "stop", rec.final_answer, left + 1))
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:

@@ -12,6 +12,9 @@ class RecordedBranch:
     probe_answers: tuple[str | None, ...]
     n_tokens: int
     final_answer: str | None
+    # Tokens of each recorded step, where the recording has them (traces: a chunk cut short by
+    # a budget is shorter); empty: every step but the last costs one chunk.
+    chunks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
