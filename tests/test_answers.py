@@ -23,6 +23,7 @@ from tts_proxy.state import vote_counts
         ("work\n#### 1,234", "1,234"),
         ("Answer: 17", "17"),
         ("no answer here", None),
+        ("so the answer is \\boxed{}.", None),  # an empty box is no answer, not "\\boxed{}"
     ],
 )
 def test_extract_answer(text: str, expected: str | None) -> None:

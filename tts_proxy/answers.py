@@ -67,7 +67,7 @@ def extract_answer(text: str) -> str | None:
         matches = pattern.findall(text)
         if matches:
             cleaned = clean_answer(matches[-1])
-            if cleaned:
+            if cleaned and "\\boxed" not in cleaned:  # an empty box left for the phrases
                 return cleaned
     return None
 
