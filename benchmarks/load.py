@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from tts_proxy.embedded.server import wait_until_healthy
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BODY = {
@@ -130,12 +132,7 @@ def main() -> None:
     child = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(args.port)])
     url = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_healthy(f"{url}/healthz")
         asyncio.run(drive(url, args.concurrency, args.warmup))
         unloaded = asyncio.run(drive(url, 1, args.unloaded_seconds))
         before = rss_mib(child.pid)

@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 
-import httpx
 import openai
 
 from tts_proxy.embedded.model import prepare_default_model
-from tts_proxy.embedded.server import EmbeddedVLLM, free_port
+from tts_proxy.embedded.server import EmbeddedVLLM, free_port, wait_until_healthy
 
 
 def timed(client: openai.OpenAI, **kwargs: object) -> float:
@@ -44,12 +43,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_until_healthy(f"http://127.0.0.1:{port}/healthz")
             direct = openai.OpenAI(base_url=f"{vllm.url}/v1", api_key="x", max_retries=0)
             proxied = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x",
                                     max_retries=0)  # fmt: skip

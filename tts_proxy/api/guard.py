@@ -28,6 +28,8 @@ def key_matches(presented: bytes, keys: Sequence[bytes]) -> bool:
 
 
 class Guard:
+    """The middleware: key check, then the body limit, then the app."""
+
     def __init__(
         self, app: ASGIApp, *, keys: Sequence[bytes], max_body_bytes: int, metrics_open: bool
     ) -> None:

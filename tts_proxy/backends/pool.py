@@ -8,6 +8,7 @@ the engine's business. ``health`` asks every server, and brings back the ones th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -20,6 +21,8 @@ DOWN_ERRORS = (BackendUnavailableError, BackendTimeoutError)
 
 
 class BackendPool:
+    """A ``ModelServer`` over several: what the service sees when given more than one URL."""
+
     def __init__(
         self,
         servers: Sequence[ModelServer],
@@ -72,14 +75,11 @@ class BackendPool:
         raise error
 
     async def health(self) -> bool:
-        healthy = False
-        for i, server in enumerate(self.servers):
-            if await server.health():
-                self._down_until[i] = 0.0
-                healthy = True
-            else:
-                self._down_until[i] = self.clock() + self.cooldown
-        return healthy
+        answers = await asyncio.gather(*(server.health() for server in self.servers))
+        now = self.clock()
+        for i, up in enumerate(answers):
+            self._down_until[i] = 0.0 if up else now + self.cooldown
+        return any(answers)
 
     async def models(self) -> list[dict[str, Any]]:
         return await self._first(lambda s: s.models())
@@ -109,7 +109,4 @@ class BackendPool:
         return self.servers[self._order()[0]].episode(model, prompt_ids, sampling)
 
     async def close(self) -> None:
-        for server in self.servers:
-            close = getattr(server, "close", None)
-            if close is not None:
-                await close()
+        await asyncio.gather(*(server.close() for server in self.servers))
