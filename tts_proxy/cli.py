@@ -182,6 +182,7 @@ def _discover(args: argparse.Namespace) -> int:
         seed=args.seed,
         budget_minutes=args.budget_minutes,
         history=args.history,
+        stitch=args.stitch,
     )
     try:
         report = Discovery(split, options, agent).run()
@@ -272,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--seed", type=int, default=0)
     dis.add_argument("--budget-minutes", type=float)
     dis.add_argument("--history", type=Path, help="history file (resumes from it)")
+    dis.add_argument(
+        "--no-stitch",
+        dest="stitch",
+        action="store_false",
+        help="ship the best single candidate, not the frontier of candidates and built-ins",
+    )
     dis.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
     dis.add_argument("--agent-model", default="gpt-4o")
     dis.add_argument("--agent-api-key", default="none")

@@ -71,14 +71,25 @@ def test_parameter_search_alone_ships_a_gated_controller_and_a_report(tmp_path: 
     opts = options(tmp_path)
     report = Discovery(split, opts).run()
     assert report["search"]["agent"] == "none given: parameter search only"
-    assert report["proposer"] == "tpe" and report["search"]["candidates"] == 2
+    assert report["proposer"] == "stitched" and report["search"]["candidates"] == 2
+    # Stitched: the frontier of candidates and built-ins, shipped as it scored no lower on
+    # the search set than the best single candidate.
+    assert report["search"]["stitched_score"] >= report["search"]["finalists"][0]["dense_score"]
     source = (opts.out / "found.py").read_text()
+    assert "(Stitched):" in source
     assert "Discovered by `tts-proxy discover`" in source and "name = 'found'" in source
     assert (opts.reports / "found.png").stat().st_size > 0
     saved = json.loads((opts.reports / "found.json").read_text())
     assert set(saved["held_out"]["builtins"]) >= {"sc", "cmc", "probe_exit"}
     assert saved["held_out"]["comparison"]["points_checked"] > 0
     assert saved["data"]["held_out"][0]["name"] == "model-b/bench"
+
+
+def test_without_stitching_the_best_single_candidate_ships(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    report = Discovery(split, options(tmp_path, stitch=False)).run()
+    assert report["proposer"] == "tpe" and report["search"]["stitched_score"] is None
+    assert report["knots"] == []
 
 
 def test_the_loop_survives_an_agent_that_writes_junk(tmp_path: Path) -> None:
@@ -104,7 +115,7 @@ def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path) -> None:
-    opts = options(tmp_path, trials=0)
+    opts = options(tmp_path, trials=0, stitch=False)  # the agent's own file ships
     opts.out.mkdir(parents=True)
     settings = Settings(
         backend_url="http://fake",

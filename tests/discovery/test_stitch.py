@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.discovery.conftest import write_environment
-from tts_proxy.controllers.base import Ramp
+from tts_proxy.controllers import load_controller_file
+from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.probe_exit import ProbeExit
+from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.discovery import families, stitch
 from tts_proxy.discovery.gate import check_file
 from tts_proxy.discovery.loop import ANCHORS
@@ -36,16 +39,62 @@ def test_a_knot_must_cost_more_on_every_search_environment_and_gain_more_than_no
     assert stitch.frontier([first, cheaper_on_one, barely_better, kept]) == [first, kept]
 
 
-def test_segments_follow_the_knots_in_order_of_cost() -> None:
-    ramps: dict[int, dict[str, Ramp]] = {0: {}, 1: {}}
-    knots = [K(0, 0.0, 1000, 0.2), K(0, 0.4, 10_000, 0.5), K(1, 0.2, 100_000, 0.8)]
+def test_a_dearer_much_better_point_is_not_blocked_by_a_cheaper_one_before_it() -> None:
+    start, cheap, better, top = (
+        K(0, 0, 1000, 0.20),
+        K(1, 0, 1200, 0.25),
+        K(2, 0, 1250, 0.40),
+        K(3, 0, 5000, 0.50),
+    )
+    # In order of cost, ``cheap`` would be taken first and ``better`` be under 10% dearer.
+    assert stitch.frontier([start, cheap, better, top]) == [start, better, top]
+
+
+def test_a_searched_point_must_beat_the_builtins_clearly_to_replace_them() -> None:
+    sc1 = K("sc", 0.0, 16_000, 0.283)
+    tie = K(45, 0.9, 15_000, 0.283)  # 7% cheaper, as accurate: noise, the built-in stays
+    clear = K(18, 0.3, 30_000, 0.40)  # no built-in is near: kept
+    wide = K("cmc", 0.5, 200_000, 0.44)
+    assert stitch.frontier([K("probe_exit", 0, 1756, 0.09), tie, sc1, clear, wide])[1:] == [
+        sc1,
+        clear,
+        wide,
+    ]
+
+
+def test_the_builtins_own_frontier_is_followed_unless_a_searched_point_beats_it() -> None:
+    a, b, c = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.20), K("cmc", 0.5, 10_000, 0.6)
+    # b lies under the line from a to c: most area would skip it, but it is a built-in's own
+    # frontier point, so the stitched controller passes through it.
+    assert stitch.frontier([a, b, c]) == [a, b, c]
+    better = K(7, 0.3, 4800, 0.40)
+    assert stitch.frontier([a, b, c, better]) == [a, better, c]
+
+
+def test_along_one_controller_a_dearer_point_may_follow_without_a_gain() -> None:
+    a = K("probe_exit", 0.6, 8300, 0.242)
+    same = K("probe_exit", 1.0, 10_200, 0.246)  # the knob runs probe_exit from 0.6 to 1.0
+    other = K("sc", 0.0, 10_200, 0.246)  # a hop to another controller for 0.4 points: noise
+    assert stitch.frontier([a, same]) == [a, same]
+    assert stitch.frontier([a, other]) == [a]
+
+
+def test_pieces_follow_the_knots_in_order_of_cost() -> None:
+    controllers: dict[stitch.Source, type[Controller]] = {
+        0: ConfidenceMomentum,
+        "sc": SelfConsistency,
+    }
+    knots = [K(0, 0.0, 1000, 0.2), K(0, 0.4, 10_000, 0.5), K("sc", 0.2, 100_000, 0.8)]
     assert stitch.positions(knots) == [0.0, 0.5, 1.0]
-    first, before, after = stitch.segments(knots, ramps)
+    first, before, after = stitch.pieces(knots, controllers)
     assert (first.start, first.end, first.lo, first.hi) == (0.0, 0.5, 0.0, 0.4)
-    assert first.ramps is ramps[0] and first.local(0.25) == 0.2
-    # Between knots of two candidates: the cheaper one to halfway, then the dearer one.
+    assert first.controller is ConfidenceMomentum and first.local(0.25) == 0.2
+    # Between knots of two controllers: the cheaper one to halfway, then the dearer one.
     assert (before.start, before.end, before.lo, before.hi) == (0.5, 0.75, 0.4, 0.4)
-    assert (after.start, after.end, after.ramps) == (0.75, 1.0, ramps[1])
+    assert (after.start, after.end, after.controller) == (0.75, 1.0, SelfConsistency)
+    stitched = stitch.controller_class("s", knots, controllers)
+    assert stitched.piece_at(0.9) == (SelfConsistency, 0.2)
+    assert stitched.piece_at(0.25) == (ConfidenceMomentum, 0.2)
 
 
 def test_a_stitched_controller_renders_passes_the_gate_and_spends_more_with_beta(
@@ -53,24 +102,27 @@ def test_a_stitched_controller_renders_passes_the_gate_and_spends_more_with_beta
 ) -> None:
     data = write_environment(tmp_path / "model" / "bench.json", questions=4)
     questions = load_replay(data)
-    ramps = {i: families.ramps(params) for i, params in enumerate(ANCHORS)}
+    controllers: dict[stitch.Source, type[Controller]] = {
+        i: families.controller_class(f"c{i}", params) for i, params in enumerate(ANCHORS)
+    }
+    controllers |= {"sc": SelfConsistency, "probe_exit": ProbeExit}
     knots = []
-    for cid in ramps:
-        cls = type(f"c{cid}", (ConfidenceMomentum,), {"name": f"c{cid}", "ramps": ramps[cid]})
+    for source, cls in controllers.items():
         for beta in (0.0, 0.5, 1.0):
             ev = evaluate(cls, questions, beta, repeats=2)
-            knots.append(K(cid, beta, ev.tokens_per_question, ev.accuracy))
+            knots.append(K(source, beta, ev.tokens_per_question, ev.accuracy))
     chosen = stitch.frontier(knots)
     assert len(chosen) >= 2
 
     path = tmp_path / "stitched.py"
-    path.write_text(stitch.render("stitched", chosen, ramps, "Stitched for a test."))
+    path.write_text(stitch.render("stitched", chosen, controllers, "Stitched for a test."))
     result = check_file(path, data=[data])
     assert result.ok, result.reason
+    (loaded,) = load_controller_file(path)  # the parts have no name: one controller
+    assert loaded.name == "stitched"
 
-    cls = stitch.controller_class("stitched", chosen, ramps)
     at_knots = [
-        evaluate(cls, questions, beta, repeats=2).tokens_per_question
+        evaluate(loaded, questions, beta, repeats=2).tokens_per_question
         for beta in stitch.positions(chosen)
     ]
     assert at_knots == [k.tokens for k in chosen]  # same seeds: each knot is reproduced

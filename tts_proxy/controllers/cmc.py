@@ -19,10 +19,6 @@ ramps``: more beta means a wider start, a higher stop bar, a larger pool before 
 width allowed and more patience -- never less spend. Subclasses (discovery writes them) change
 only the ramps; ``SPEND`` says, for each setting, which way spends more.
 
-A controller may also be *stitched* (discovery writes these): ``segments`` split beta's range
-into pieces, each running a set of ramps over a beta range of its own, in the order of their
-cost, so one knob follows the best of several settings along the whole budget range.
-
 One setting goes beyond the paper: ``stable_probes`` = k > 0 lets a running branch whose last
 k probes agree vote with that answer, as if it had finished (0, the built-in's value, is off).
 With one branch and k = 2 this is probe-and-exit, so the family spans the cheap end too.
@@ -93,22 +89,6 @@ class CMCSettings:
         return cls.from_ramps(ConfidenceMomentum.ramps, beta, limits)
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Beta in ``[start, end]`` runs ``ramps`` at a beta moving from ``lo`` to ``hi``."""
-
-    start: float
-    end: float
-    ramps: dict[str, Ramp]
-    lo: float
-    hi: float
-
-    def local(self, beta: float) -> float:
-        span = self.end - self.start
-        t = 0.0 if span <= 0 else min(1.0, max(0.0, (beta - self.start) / span))
-        return self.lo + t * (self.hi - self.lo)
-
-
 class ConfidenceMomentum(Controller):
     name = "cmc"
     ramps: ClassVar[dict[str, Ramp]] = {
@@ -123,23 +103,10 @@ class ConfidenceMomentum(Controller):
         "lag": Ramp(2, 2),
         "stable_probes": Ramp(0, 0),
     }
-    segments: ClassVar[tuple[Segment, ...]] = ()  # empty: ``ramps`` at every beta
-
-    @classmethod
-    def ramps_at(cls, beta: float) -> tuple[dict[str, Ramp], float]:
-        """The ramps that run at ``beta``, and the beta to read them at."""
-        for segment in cls.segments:
-            if beta <= segment.end:
-                return segment.ramps, segment.local(beta)
-        if cls.segments:
-            last = cls.segments[-1]
-            return last.ramps, last.hi
-        return cls.ramps, beta
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        ramps, beta = self.ramps_at(self.beta)
-        self.settings = CMCSettings.from_ramps(ramps, beta, self.limits)
+        self.settings = CMCSettings.from_ramps(self.ramps, self.beta, self.limits)
         self.ema: float | None = None
         self.trend = 0.0
         self._pool_seen = 0

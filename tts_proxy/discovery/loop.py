@@ -6,8 +6,8 @@ sweep from one probed branch to full width) and, when an agent endpoint is given
 agent-written file. Every candidate, with its curve on the search set and its score against
 the built-ins there, is one line of the history file; a run that is stopped picks up from it.
 The best few and the anchors are measured again on the search set at every report beta; the
-frontier of those points (``stitch``) -- or the best candidate, when one candidate holds the
-whole frontier -- chosen without a look at the held-out set, is written to
+frontier of those points and the built-ins' (``stitch``) -- or the best candidate, when it
+holds the whole frontier -- chosen without a look at the held-out set, is written to
 ``out/<name>.py``, gated once more, measured on the held-out set next to every built-in, and
 reported in ``reports/<name>.json`` and ``.png``.
 """
@@ -26,7 +26,7 @@ from typing import Any
 import optuna
 
 from tts_proxy.controllers import ControllerRegistry
-from tts_proxy.controllers.base import Ramp
+from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
 from tts_proxy.discovery import families, stitch
 from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer, Candidate
@@ -56,6 +56,7 @@ class DiscoverOptions:
     rounds: int = 8
     trials: int = 4  # parameter-search candidates per round
     finalists: int = 5  # best candidates measured again on every report beta before shipping
+    stitch: bool = True  # ship the frontier of candidates and built-ins when it scores higher
     repeats: int = 4  # orderings per point while searching
     report_repeats: int = 16  # orderings per point in the held-out report
     seed: int = 0
@@ -76,7 +77,8 @@ class DiscoverOptions:
 
 
 def _environments_json(envs: tuple[Environment, ...]) -> list[dict[str, Any]]:
-    return [{"path": str(e.path), "indices": list(e.indices)} for e in envs]
+    # Resolved: the same data named by another relative path is the same setup.
+    return [{"path": str(e.path.resolve()), "indices": list(e.indices)} for e in envs]
 
 
 class Discovery:
@@ -378,14 +380,14 @@ class Discovery:
         best = ranked[0]
         candidates = self._candidates()
         agent_tries = sum(1 for c in candidates if c["proposer"] == "agent")
-        knots = self._knots(ranked)
-        stitched = len({k.candidate for k in knots}) > 1
+        knots = self._knots(ranked, refs) if o.stitch else []
+        stitched_score = self._stitched_score(knots, refs)
+        stitched = stitched_score is not None and stitched_score >= best["final_score"]
         header = self._header(best, len(candidates), agent_tries, knots if stitched else ())
         path = o.out / f"{o.name}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         if stitched:
-            ramps = {k.candidate: self._ramps_of(k.candidate) for k in knots}
-            path.write_text(stitch.render(o.name, knots, ramps, header))
+            path.write_text(stitch.render(o.name, knots, self._controllers_of(knots), header))
         elif best["proposer"] == "tpe":
             path.write_text(families.render(o.name, best["params"], header))
         else:
@@ -438,6 +440,7 @@ class Discovery:
                 if self.agent is None
                 else self.agent.model,
                 "best_score": best["score"],
+                "stitched_score": stitched_score,
                 "finalists": [
                     {"id": c["id"], "score": c["score"], "dense_score": c["final_score"]}
                     for c in ranked
@@ -459,29 +462,48 @@ class Discovery:
         plot(o.reports / f"{o.name}.png", o.name, candidate, builtins)
         return report
 
-    def _knots(self, finals: list[dict[str, Any]]) -> list[stitch.Knot]:
-        """The search set's frontier over the finalists' and starting points' dense curves.
-        Only those: over every candidate's sparse, 4-ordering points the frontier would pick
-        lucky draws of many candidates. Agent files are not stitched (their code runs only in
-        the sandbox)."""
-        dense = {
-            h["id"]: Curve.from_json(h["curve"]) for h in self.history if h.get("kind") == "final"
-        }
+    def _knots(self, finals: list[dict[str, Any]], refs: dict[str, Curve]) -> list[stitch.Knot]:
+        """The search set's frontier over the built-ins' curves and the finalists' and
+        starting points' dense curves. Only those: over every candidate's sparse, 4-ordering
+        points the frontier would pick lucky draws of many candidates. Agent files are not
+        stitched (their code runs only in the sandbox)."""
+        curves: dict[stitch.Source, Curve] = {name: curve for name, curve in refs.items()}
+        for h in self.history:
+            if h.get("kind") == "final" and self._class_of(self._by_id(h["id"])) is not None:
+                curves[h["id"]] = Curve.from_json(h["curve"])
         knots = []
-        for c in finals:
-            if self._class_of(c) is None:
-                continue
-            curve = dense[c["id"]]
+        for source, curve in curves.items():
             for i, p in enumerate(curve.points):
                 costs = tuple(pts[i].tokens for _, pts in curve.per_environment)
-                knots.append(stitch.Knot(c["id"], p.beta, p.tokens, p.accuracy, costs))
+                knots.append(stitch.Knot(source, p.beta, p.tokens, p.accuracy, costs))
         return stitch.frontier(knots)
+
+    def _stitched_score(self, knots: Sequence[stitch.Knot], refs: dict[str, Curve]) -> float | None:
+        """The stitched controller's score on the search set, measured at its knots (None:
+        nothing to stitch -- one candidate's points only, or stitching is off)."""
+        if not knots or (len({k.candidate for k in knots}) == 1 and not knots[0].builtin):
+            return None
+        o = self.options
+        cls = stitch.controller_class(o.name, knots, self._controllers_of(knots))
+        curve = measure(cls, self.split.search, stitch.positions(knots), repeats=o.repeats,
+                        seed=o.seed, width=o.width)  # fmt: skip
+        return score(curve, refs)
 
     def _by_id(self, cid: int) -> dict[str, Any]:
         return next(c for c in self._candidates() if c["id"] == cid)
 
-    def _ramps_of(self, cid: int) -> dict[str, Ramp]:
-        return families.ramps(self._by_id(cid)["params"])
+    def _controllers_of(
+        self, knots: Sequence[stitch.Knot]
+    ) -> dict[stitch.Source, type[Controller]]:
+        out: dict[stitch.Source, type[Controller]] = {}
+        for k in knots:
+            if isinstance(k.candidate, str):
+                out[k.candidate] = self.registry.get(k.candidate)
+            else:
+                cls = self._class_of(self._by_id(k.candidate))
+                assert cls is not None  # agent files are never knots
+                out[k.candidate] = cls
+        return out
 
     def _header(
         self,
@@ -503,7 +525,8 @@ class Discovery:
             used = ", ".join(str(c) for c in dict.fromkeys(k.candidate for k in knots))
             winner = (
                 f"Stitched: the search set's frontier of {len(knots)} operating points of "
-                f"candidates {used} (cheapest first); the best single candidate was {best['id']}."
+                f"built-ins and candidates ({used}; cheapest first); the best single candidate "
+                f"was {best['id']}."
             )
         return (
             f"Discovered by `tts-proxy discover` on {_now()}.\n\n"

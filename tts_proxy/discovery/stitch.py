@@ -1,12 +1,12 @@
-"""Stitching: one beta knob along the best operating points of several candidates.
+"""Stitching: one beta knob along the best operating points of several controllers.
 
-Each parameter-search candidate is a curve: at each beta, a cost and an accuracy on the search
-set. No one candidate is best at every budget -- one probed branch wins the cheap end, a wide,
-patient search the dear one -- so the shipped controller follows the upper frontier of all of
-them: the operating points (knots) that no cheaper point matches, in the order of their cost.
-Beta is spread over the knots by log cost; between two knots of one candidate it runs that
-candidate between their betas, between knots of two candidates it steps from one to the other
-halfway. Cost stays monotone in beta: the knots rise in cost and each candidate is monotone.
+Each parameter-search candidate and each built-in is a curve: at each beta, a cost and an
+accuracy on the search set. No one of them is best at every budget -- one probed branch wins
+the cheap end, a wide, patient search the dear one -- so the shipped controller follows a
+frontier of their operating points (knots), cheapest first. Beta is spread over the knots by
+log cost; between two knots of one controller it runs that controller between their betas,
+between knots of two it steps from one to the other halfway. Cost stays monotone in beta:
+the knots rise in cost on every search environment and each controller is monotone.
 """
 
 from __future__ import annotations
@@ -16,43 +16,144 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tts_proxy.controllers.base import Ramp
-from tts_proxy.controllers.cmc import ConfidenceMomentum, Segment
+from tts_proxy.controllers.base import Controller
+from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.stitched import Piece, Stitched
 from tts_proxy.discovery.families import ramps_source
+
+Source = int | str  # a search candidate's id, or a built-in's name
 
 
 @dataclass(frozen=True, slots=True)
 class Knot:
-    """An operating point: a candidate (by id) at one of its betas, on the search set
-    (``costs``: tokens per question on each search environment; ``tokens``: their mean)."""
+    """An operating point: a controller (``candidate``: a search candidate's id, or a
+    built-in's name) at one of its betas, on the search set (``costs``: tokens per question on
+    each search environment; ``tokens``: their mean)."""
 
-    candidate: int
+    candidate: Source
     beta: float
     tokens: float
     accuracy: float
     costs: tuple[float, ...] = ()
 
+    @property
+    def builtin(self) -> bool:
+        return isinstance(self.candidate, str)
+
+
+def _dearer(b: Knot, a: Knot, min_rise: float) -> bool:
+    """``b`` costs at least ``min_rise`` (relative) more than ``a`` on every search environment,
+    not only on their mean: controllers of different shapes scale differently from one model
+    to the next, and the stitched cost must rise with beta on each."""
+    pairs = zip((b.tokens, *b.costs), (a.tokens, *a.costs), strict=True)
+    return all(new >= old * (1 + min_rise) for new, old in pairs)
+
+
+def _step(a: Knot, b: Knot, min_rise: float, min_gain: float) -> bool:
+    """May ``b`` follow ``a``? Along one controller, any higher beta that costs more and is no
+    worse: the stitched knob runs that controller through every point between them. From one
+    controller to another (a hop), only with a clear rise in cost and gain in accuracy."""
+    if a.candidate == b.candidate and b.beta > a.beta:
+        return _dearer(b, a, 0.0) and b.tokens > a.tokens and b.accuracy >= a.accuracy
+    return _dearer(b, a, min_rise) and b.accuracy >= a.accuracy + min_gain
+
+
+def _beaten(knot: Knot, others: Iterable[Knot], min_rise: float, min_gain: float) -> bool:
+    """Another point at no more cost and ``min_gain`` more accurate, or at ``min_rise`` less
+    cost and as accurate: ``knot`` is clearly worse than something there is."""
+    return any(
+        (o.tokens <= knot.tokens and o.accuracy >= knot.accuracy + min_gain)
+        or (o.tokens * (1 + min_rise) <= knot.tokens and o.accuracy >= knot.accuracy)
+        for o in others
+        if o is not knot
+    )
+
+
+def _matched_by_builtin(
+    knot: Knot, builtins: Sequence[Knot], min_rise: float, min_gain: float
+) -> bool:
+    """A built-in's point as good within noise: at most ``min_rise`` dearer, at most
+    ``min_gain`` less accurate. A searched point must beat the built-ins clearly to replace
+    them: it was picked because it did well on the search set, so a tie there is no evidence
+    that it does better anywhere else."""
+    return any(
+        b.tokens <= knot.tokens * (1 + min_rise) and b.accuracy >= knot.accuracy - min_gain
+        for b in builtins
+    )
+
+
+def _area(a: Knot, b: Knot) -> float:
+    """The area under the line from ``a`` to ``b`` (linear in tokens, as curves are compared)
+    over log tokens, so that every budget decade weighs the same."""
+    span = math.log(b.tokens / a.tokens)
+    rising = 1 - a.tokens * span / (b.tokens - a.tokens)  # the integral of the line's 0..1 ramp
+    return a.accuracy * span + (b.accuracy - a.accuracy) * rising
+
+
+def _chain(
+    knots: Sequence[Knot], must: Sequence[Knot], min_rise: float, min_gain: float
+) -> list[Knot] | None:
+    """The chain of most area from the cheapest knot to the most accurate one it can reach
+    past the last of ``must``, skipping none of ``must``; None when there is none."""
+    order = sorted(knots, key=lambda k: (k.tokens, -k.accuracy))
+    required = [any(k is m for m in must) for k in order]
+    # Longest path over a DAG in order of cost: area[j] = the best chain from order[0] to j.
+    area: list[float | None] = [0.0] + [None] * (len(order) - 1)
+    previous: list[int | None] = [None] * len(order)
+    for j, b in enumerate(order[1:], start=1):
+        for i in range(j - 1, -1, -1):
+            a, reached = order[i], area[i]
+            if reached is not None and _step(a, b, min_rise, min_gain):
+                gained = reached + _area(a, b)
+                if area[j] is None or gained > area[j]:  # type: ignore[operator]
+                    area[j], previous[j] = gained, i
+            if required[i]:
+                break  # an edge from further back would skip it
+    last = max((i for i, r in enumerate(required) if r), default=0)
+    ends = [j for j in range(last, len(order)) if area[j] is not None]
+    if not ends:
+        return None
+    at: int | None = max(ends, key=lambda j: (order[j].accuracy, -order[j].tokens))
+    chain: list[Knot] = []
+    while at is not None:
+        chain.append(order[at])
+        at = previous[at]
+    return chain[::-1]
+
 
 def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.005) -> list[Knot]:
-    """The knots no cheaper knot matches, cheapest first. Each is at least ``min_gain`` more
-    accurate than the one before (a smaller gain is noise: following it would hop between
-    candidates for nothing) and costs at least ``min_rise`` (relative) more on every search
-    environment, not only on their mean -- candidates of different shapes scale differently
-    from one model to the next, and the stitched cost must rise with beta on each."""
-    kept: list[Knot] = []
-    for knot in sorted(knots, key=lambda k: (k.tokens, -k.accuracy)):
-        if kept:
-            last = kept[-1]
-            dearer = all(
-                new >= old * (1 + min_rise)
-                for new, old in zip(
-                    (knot.tokens, *knot.costs), (last.tokens, *last.costs), strict=True
-                )
-            )
-            if not dearer or knot.accuracy < last.accuracy + min_gain:
-                continue
-        kept.append(knot)
-    return kept
+    """The knots to stitch, cheapest first.
+
+    1. The built-ins' own frontier is kept: every built-in point no other built-in point
+       clearly beats (``_beaten``), in order of cost, each one that may follow the last
+       (``_step``). Those points stay unless a searched point clearly beats them, so the
+       stitched controller passes through them: on a new model it is exactly as good there.
+    2. Searched points that a built-in's point matches within the margins are left out.
+    3. Through what is left, the chain with the most area under its accuracy (linear between
+       knots) over log cost, from the cheapest knot to the most accurate one it can reach,
+       passing every point kept in 1. Between two controllers a knot must cost at least
+       ``min_rise`` more on every search environment and be at least ``min_gain`` more
+       accurate (a smaller gain is noise: following it would hop for nothing).
+    """
+    pool = list(knots)
+    builtins = [k for k in pool if k.builtin]
+    searched = [k for k in pool if not k.builtin]
+    searched = [k for k in searched if not _matched_by_builtin(k, builtins, min_rise, min_gain)]
+    own: list[Knot] = []
+    for k in sorted(builtins, key=lambda k: (k.tokens, -k.accuracy, k.beta)):
+        if _beaten(k, builtins, min_rise, min_gain) or (own and k.tokens == own[-1].tokens):
+            continue
+        if not own or _step(own[-1], k, min_rise, min_gain):
+            own.append(k)
+    must = [k for k in own if not _beaten(k, searched, min_rise, min_gain)]
+    everything = builtins + searched
+    if not everything:
+        return []
+    return (
+        _chain(everything, must, min_rise, min_gain)
+        or _chain(everything, (), min_rise, min_gain)
+        or []
+    )
 
 
 def positions(knots: Sequence[Knot]) -> list[float]:
@@ -63,49 +164,81 @@ def positions(knots: Sequence[Knot]) -> list[float]:
     return [round((math.log(k.tokens) - low) / (high - low), 4) for k in knots]
 
 
-def segments(knots: Sequence[Knot], ramps: Mapping[int, dict[str, Ramp]]) -> tuple[Segment, ...]:
-    """The stitched beta map through ``knots`` (cheapest first; ``ramps`` by candidate id)."""
+def pieces(
+    knots: Sequence[Knot], controllers: Mapping[Source, type[Controller]]
+) -> tuple[Piece, ...]:
+    """The stitched beta map through ``knots`` (cheapest first; ``controllers`` by source)."""
     if len(knots) == 1:
         only = knots[0]
-        return (Segment(0.0, 1.0, ramps[only.candidate], only.beta, only.beta),)
-    out: list[Segment] = []
+        return (Piece(0.0, 1.0, controllers[only.candidate], only.beta, only.beta),)
+    out: list[Piece] = []
+
+    def add(piece: Piece) -> None:
+        last = out[-1] if out else None
+        if (
+            last
+            and last.controller is piece.controller
+            and last.lo == last.hi == piece.lo == piece.hi
+        ):
+            out[-1] = Piece(last.start, piece.end, piece.controller, piece.lo, piece.hi)
+        else:
+            out.append(piece)
+
     pairs = zip(itertools.pairwise(knots), itertools.pairwise(positions(knots)), strict=True)
     for (a, b), (start, end) in pairs:
+        first, second = controllers[a.candidate], controllers[b.candidate]
         if a.candidate == b.candidate:
-            out.append(Segment(start, end, ramps[a.candidate], a.beta, b.beta))
+            add(Piece(start, end, first, a.beta, b.beta))
         else:
             middle = round((start + end) / 2, 4)
-            out.append(Segment(start, middle, ramps[a.candidate], a.beta, a.beta))
-            out.append(Segment(middle, end, ramps[b.candidate], b.beta, b.beta))
+            add(Piece(start, middle, first, a.beta, a.beta))
+            add(Piece(middle, end, second, b.beta, b.beta))
     return tuple(out)
 
 
 def controller_class(
-    name: str, knots: Sequence[Knot], ramps: Mapping[int, dict[str, Ramp]]
-) -> type[ConfidenceMomentum]:
-    """A stitched CMC subclass, for in-process evaluation."""
-    return type(name, (ConfidenceMomentum,), {"name": name, "segments": segments(knots, ramps)})
+    name: str, knots: Sequence[Knot], controllers: Mapping[Source, type[Controller]]
+) -> type[Stitched]:
+    """A stitched controller class, for in-process evaluation."""
+    return type(name, (Stitched,), {"name": name, "pieces": pieces(knots, controllers)})
 
 
 def render(
-    name: str, knots: Sequence[Knot], ramps: Mapping[int, dict[str, Ramp]], header: str
+    name: str, knots: Sequence[Knot], controllers: Mapping[Source, type[Controller]], header: str
 ) -> str:
-    """The controller file: each candidate's ramps once, then the segments that use them."""
-    used = sorted({k.candidate for k in knots})
+    """The controller file: the built-ins it follows imported, each searched candidate (a CMC
+    setting) written once as a nameless CMC subclass -- a part, not served on its own -- then
+    the pieces."""
+    used = list(dict.fromkeys(k.candidate for k in knots))
+    class_names: dict[Source, str] = {}
+    imports = {Stitched.__module__: f"{Piece.__name__}, {Stitched.__name__}"}
+    parts: list[str] = []
+    for source in used:
+        cls = controllers[source]
+        if isinstance(source, str):
+            imports[cls.__module__] = class_names[source] = cls.__name__
+            continue
+        if not issubclass(cls, ConfidenceMomentum):
+            raise TypeError(f"candidate {source} is not a CMC setting; only those are written")
+        class_names[source] = f"Candidate{source}"
+        imports[ConfidenceMomentum.__module__] = ConfidenceMomentum.__name__
+        parts += ["", "", f"class Candidate{source}(ConfidenceMomentum):"]
+        parts += ['    name = ""  # a part of the stitched controller only']
+        parts += ["    ramps: ClassVar[dict[str, Ramp]] = {"]
+        parts += ramps_source(cls.ramps, " " * 8)
+        parts += ["    }"]
+    if parts:
+        imports["tts_proxy.controllers.base"] = "Ramp"
     lines = [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", ""]
     lines += ["from typing import ClassVar", ""]
-    lines += ["from tts_proxy.controllers.base import Ramp"]
-    lines += ["from tts_proxy.controllers.cmc import ConfidenceMomentum, Segment", ""]
-    for cid in used:
-        lines += ["", f"CANDIDATE_{cid}: dict[str, Ramp] = {{"]
-        lines += ramps_source(ramps[cid], " " * 4)
-        lines += ["}"]
-    lines += ["", "", "class Discovered(ConfidenceMomentum):"]
-    lines += [f"    name = {name!r}", "    segments: ClassVar[tuple[Segment, ...]] = ("]
-    for s in segments(knots, ramps):
-        cid = next(c for c in used if ramps[c] is s.ramps)
+    lines += [f"from {module} import {names}" for module, names in sorted(imports.items())]
+    lines += parts
+    lines += ["", "", "class Discovered(Stitched):"]
+    lines += [f"    name = {name!r}", "    pieces: ClassVar[tuple[Piece, ...]] = ("]
+    for p in pieces(knots, controllers):
+        source = next(s for s in used if controllers[s] is p.controller)
         lines.append(
-            f"        Segment({s.start!r}, {s.end!r}, CANDIDATE_{cid}, {s.lo!r}, {s.hi!r}),"
+            f"        Piece({p.start!r}, {p.end!r}, {class_names[source]}, {p.lo!r}, {p.hi!r}),"
         )
     lines += ["    )", ""]
     return "\n".join(lines)
