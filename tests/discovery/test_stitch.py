@@ -62,13 +62,22 @@ def test_a_searched_point_must_beat_the_builtins_clearly_to_replace_them() -> No
     ]
 
 
-def test_the_builtins_own_frontier_is_followed_unless_a_searched_point_beats_it() -> None:
+def test_the_builtins_own_frontier_is_always_followed_and_searched_points_fill_between() -> None:
     a, b, c = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.20), K("cmc", 0.5, 10_000, 0.6)
     # b lies under the line from a to c: most area would skip it, but it is a built-in's own
     # frontier point, so the stitched controller passes through it.
     assert stitch.frontier([a, b, c]) == [a, b, c]
-    better = K(7, 0.3, 4800, 0.40)
-    assert stitch.frontier([a, b, c, better]) == [a, better, c]
+    cheaper = K(7, 0.3, 4800, 0.40)  # better than b, but the chain may not go around b
+    between = K(8, 0.3, 7000, 0.50)  # above the line from b to c: a knot of its own
+    assert stitch.frontier([a, b, c, cheaper, between]) == [a, b, between, c]
+
+
+def test_a_hop_must_rise_by_more_than_its_rise_varies_between_environments() -> None:
+    a = K("sc", 0.0, 1000, 0.20, costs=(500, 1500))
+    steep_on_one = K(3, 0.5, 2000, 0.50, costs=(2000, 2000))  # x4 on one, x1.33 on the other
+    even = K(4, 0.5, 3000, 0.50, costs=(1500, 4500))  # x3 on both
+    assert stitch.frontier([a, steep_on_one]) == [a]
+    assert stitch.frontier([a, even]) == [a, even]
 
 
 def test_along_one_controller_a_dearer_point_may_follow_without_a_gain() -> None:

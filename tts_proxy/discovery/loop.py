@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -528,13 +529,14 @@ class Discovery:
                 f"built-ins and candidates ({used}; cheapest first); the best single candidate "
                 f"was {best['id']}."
             )
-        return (
-            f"Discovered by `tts-proxy discover` on {_now()}.\n\n"
-            f"Search set: {search}. Held out: {held}. Pseudo-labels: {pseudo}.\n"
+        paragraphs = [
+            f"Discovered by `tts-proxy discover` on {_now()}.",
+            f"Search set: {search}. Held out: {held}. Pseudo-labels: {pseudo}.",
             f"{candidates} candidates over {self.options.rounds} rounds; agent: {agent} "
-            f"({agent_tries} proposals). {winner}\n"
-            f"Held-out curve against every built-in: reports/{self.options.name}.json.\n"
-        )
+            f"({agent_tries} proposals). {winner}",
+            f"Held-out curve against every built-in: reports/{self.options.name}.json.",
+        ]
+        return "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs) + "\n"
 
 
 def _builtin_cmc_params() -> dict[str, Any]:

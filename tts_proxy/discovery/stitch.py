@@ -52,10 +52,15 @@ def _dearer(b: Knot, a: Knot, min_rise: float) -> bool:
 def _step(a: Knot, b: Knot, min_rise: float, min_gain: float) -> bool:
     """May ``b`` follow ``a``? Along one controller, any higher beta that costs more and is no
     worse: the stitched knob runs that controller through every point between them. From one
-    controller to another (a hop), only with a clear rise in cost and gain in accuracy."""
+    controller to another (a hop), only with a clear gain in accuracy and a clear rise in cost
+    on every search environment -- by ``min_rise``, and by more than the rise itself varies
+    between them: two controllers' costs scale differently from model to model, and a new
+    model may differ from the search models as much as they differ from each other."""
     if a.candidate == b.candidate and b.beta > a.beta:
         return _dearer(b, a, 0.0) and b.tokens > a.tokens and b.accuracy >= a.accuracy
-    return _dearer(b, a, min_rise) and b.accuracy >= a.accuracy + min_gain
+    rises = [new / old for new, old in zip(b.costs, a.costs, strict=True)] or [b.tokens / a.tokens]
+    spread = max(rises) / min(rises)
+    return _dearer(b, a, min_rise) and min(rises) >= spread and b.accuracy >= a.accuracy + min_gain
 
 
 def _beaten(knot: Knot, others: Iterable[Knot], min_rise: float, min_gain: float) -> bool:
@@ -73,9 +78,9 @@ def _matched_by_builtin(
     knot: Knot, builtins: Sequence[Knot], min_rise: float, min_gain: float
 ) -> bool:
     """A built-in's point as good within noise: at most ``min_rise`` dearer, at most
-    ``min_gain`` less accurate. A searched point must beat the built-ins clearly to replace
-    them: it was picked because it did well on the search set, so a tie there is no evidence
-    that it does better anywhere else."""
+    ``min_gain`` less accurate. A searched point must beat the built-ins clearly to be
+    followed: it was picked because it did well on the search set, so a tie there is no
+    evidence that it does better anywhere else."""
     return any(
         b.tokens <= knot.tokens * (1 + min_rise) and b.accuracy >= knot.accuracy - min_gain
         for b in builtins
@@ -124,16 +129,17 @@ def _chain(
 def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.005) -> list[Knot]:
     """The knots to stitch, cheapest first.
 
-    1. The built-ins' own frontier is kept: every built-in point no other built-in point
+    1. The built-ins' own frontier is kept: every built-in point that no other built-in point
        clearly beats (``_beaten``), in order of cost, each one that may follow the last
-       (``_step``). Those points stay unless a searched point clearly beats them, so the
-       stitched controller passes through them: on a new model it is exactly as good there.
+       (``_step``). The stitched controller passes through every one of them, so on a new
+       model it is exactly as good as the best built-in there; searched points can only add
+       knots between and beyond them.
     2. Searched points that a built-in's point matches within the margins are left out.
     3. Through what is left, the chain with the most area under its accuracy (linear between
-       knots) over log cost, from the cheapest knot to the most accurate one it can reach,
-       passing every point kept in 1. Between two controllers a knot must cost at least
-       ``min_rise`` more on every search environment and be at least ``min_gain`` more
-       accurate (a smaller gain is noise: following it would hop for nothing).
+       knots) over log cost, from the cheapest knot to the most accurate one it can reach
+       past the last point of 1, skipping none of them. A hop between controllers must gain
+       at least ``min_gain`` (a smaller gain is noise: following it would hop for nothing)
+       and rise in cost on every search environment (``_step``).
     """
     pool = list(knots)
     builtins = [k for k in pool if k.builtin]
@@ -145,12 +151,11 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
             continue
         if not own or _step(own[-1], k, min_rise, min_gain):
             own.append(k)
-    must = [k for k in own if not _beaten(k, searched, min_rise, min_gain)]
     everything = builtins + searched
     if not everything:
         return []
     return (
-        _chain(everything, must, min_rise, min_gain)
+        _chain(everything, own, min_rise, min_gain)
         or _chain(everything, (), min_rise, min_gain)
         or []
     )
