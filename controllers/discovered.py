@@ -1,7 +1,12 @@
-"""Discovered by `tts-proxy discover` on 2026-11-24 23:21 UTC.
+"""Discovered by `tts-proxy discover` on 2026-11-24 23:51 UTC.
 
-Search set: Qwen3-0.6B/aime24, Qwen3-1.7B/aime24. Held out: Qwen3-4B/aime24, Qwen3-8B/aime24. Pseudo-labels: 0.
-49 candidates over 13 rounds; agent: none (0 proposals). Stitched: the search set's frontier of 19 operating points of built-ins and candidates (probe_exit, 33, sc, parallel_probe, cmc, esc; cheapest first); the best single candidate was 18.
+Search set: Qwen3-0.6B/aime24, Qwen3-1.7B/aime24. Held out: Qwen3-4B/aime24, Qwen3-8B/aime24.
+Pseudo-labels: 0.
+
+49 candidates over 13 rounds; agent: none (0 proposals). Stitched: the search set's frontier of
+24 operating points of built-ins and candidates (probe_exit, 33, sc, parallel_probe, cmc, esc;
+cheapest first); the best single candidate was 18.
+
 Held-out curve against every built-in: reports/discovered.json.
 """
 
@@ -37,24 +42,29 @@ class Candidate33(ConfidenceMomentum):
 class Discovered(Stitched):
     name = 'discovered'
     pieces: ClassVar[tuple[Piece, ...]] = (
-        Piece(0.0, 0.1154, ProbeExit, 0.0, 0.1),
-        Piece(0.1154, 0.1877, ProbeExit, 0.1, 0.25),
-        Piece(0.1877, 0.2458, ProbeExit, 0.25, 0.5),
-        Piece(0.2458, 0.2751, ProbeExit, 0.5, 0.6),
-        Piece(0.2751, 0.2947, ProbeExit, 0.6, 0.8),
-        Piece(0.2947, 0.3114, ProbeExit, 0.8, 1.0),
-        Piece(0.3114, 0.3267, ProbeExit, 1.0, 1.0),
-        Piece(0.3267, 0.3684, Candidate33, 0.3, 0.3),
-        Piece(0.3684, 0.5072, SelfConsistency, 0.0, 0.0),
-        Piece(0.5072, 0.6362, ParallelProbe, 0.6, 0.6),
-        Piece(0.6362, 0.6526, ConfidenceMomentum, 0.0, 0.0),
-        Piece(0.6526, 0.6953, ConfidenceMomentum, 0.0, 0.1),
-        Piece(0.6953, 0.7162, ConfidenceMomentum, 0.1, 0.2),
-        Piece(0.7162, 0.7498, ConfidenceMomentum, 0.2, 0.25),
-        Piece(0.7498, 0.764, ConfidenceMomentum, 0.25, 0.3),
-        Piece(0.764, 0.8404, ConfidenceMomentum, 0.3, 0.5),
-        Piece(0.8404, 0.8786, ConfidenceMomentum, 0.5, 0.6),
-        Piece(0.8786, 0.8931, ConfidenceMomentum, 0.6, 0.6),
-        Piece(0.8931, 0.9076, EarlyStoppingSC, 0.25, 0.25),
-        Piece(0.9076, 1.0, EarlyStoppingSC, 0.25, 0.5),
+        Piece(0.0, 0.106, ProbeExit, 0.0, 0.1),
+        Piece(0.106, 0.1724, ProbeExit, 0.1, 0.25),
+        Piece(0.1724, 0.2257, ProbeExit, 0.25, 0.5),
+        Piece(0.2257, 0.2527, ProbeExit, 0.5, 0.6),
+        Piece(0.2527, 0.2706, ProbeExit, 0.6, 0.8),
+        Piece(0.2706, 0.286, ProbeExit, 0.8, 1.0),
+        Piece(0.286, 0.3, ProbeExit, 1.0, 1.0),
+        Piece(0.3, 0.3383, Candidate33, 0.3, 0.3),
+        Piece(0.3383, 0.4658, SelfConsistency, 0.0, 0.0),
+        Piece(0.4658, 0.5843, ParallelProbe, 0.6, 0.6),
+        Piece(0.5843, 0.5993, ConfidenceMomentum, 0.0, 0.0),
+        Piece(0.5993, 0.6385, ConfidenceMomentum, 0.0, 0.1),
+        Piece(0.6385, 0.6577, ConfidenceMomentum, 0.1, 0.2),
+        Piece(0.6577, 0.6886, ConfidenceMomentum, 0.2, 0.25),
+        Piece(0.6886, 0.7016, ConfidenceMomentum, 0.25, 0.3),
+        Piece(0.7016, 0.7718, ConfidenceMomentum, 0.3, 0.5),
+        Piece(0.7718, 0.8068, ConfidenceMomentum, 0.5, 0.6),
+        Piece(0.8068, 0.8201, ConfidenceMomentum, 0.6, 0.6),
+        Piece(0.8201, 0.8335, EarlyStoppingSC, 0.25, 0.25),
+        Piece(0.8335, 0.9183, EarlyStoppingSC, 0.25, 0.5),
+        Piece(0.9183, 0.938, EarlyStoppingSC, 0.5, 0.6),
+        Piece(0.938, 0.956, EarlyStoppingSC, 0.6, 0.7),
+        Piece(0.956, 0.9724, EarlyStoppingSC, 0.7, 0.8),
+        Piece(0.9724, 0.9872, EarlyStoppingSC, 0.8, 0.9),
+        Piece(0.9872, 1.0, EarlyStoppingSC, 0.9, 1.0),
     )

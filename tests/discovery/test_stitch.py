@@ -88,6 +88,12 @@ def test_along_one_controller_a_dearer_point_may_follow_without_a_gain() -> None
     assert stitch.frontier([a, other]) == [a]
 
 
+def test_beta_one_runs_the_top_controller_to_its_own_beta_one() -> None:
+    cheap, top = K("probe_exit", 0.0, 1000, 0.10), K("cmc", 0.5, 10_000, 0.60)
+    flat = [K("cmc", 0.75, 15_000, 0.59), K("cmc", 1.0, 20_000, 0.595)]  # no gain on search
+    assert stitch.frontier([cheap, top, *flat]) == [cheap, top, *flat]
+
+
 def test_pieces_follow_the_knots_in_order_of_cost() -> None:
     controllers: dict[stitch.Source, type[Controller]] = {
         0: ConfidenceMomentum,

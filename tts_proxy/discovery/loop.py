@@ -468,10 +468,11 @@ class Discovery:
         starting points' dense curves. Only those: over every candidate's sparse, 4-ordering
         points the frontier would pick lucky draws of many candidates. Agent files are not
         stitched (their code runs only in the sandbox)."""
+        dense = {h["id"]: h["curve"] for h in self.history if h.get("kind") == "final"}
         curves: dict[stitch.Source, Curve] = {name: curve for name, curve in refs.items()}
-        for h in self.history:
-            if h.get("kind") == "final" and self._class_of(self._by_id(h["id"])) is not None:
-                curves[h["id"]] = Curve.from_json(h["curve"])
+        for c in finals:
+            if self._class_of(c) is not None:
+                curves[c["id"]] = Curve.from_json(dense[c["id"]])
         knots = []
         for source, curve in curves.items():
             for i, p in enumerate(curve.points):

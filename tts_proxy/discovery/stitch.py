@@ -140,6 +140,7 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
        past the last point of 1, skipping none of them. A hop between controllers must gain
        at least ``min_gain`` (a smaller gain is noise: following it would hop for nothing)
        and rise in cost on every search environment (``_step``).
+    4. From there on, the last controller's own points up to its beta 1 (``_to_the_top``).
     """
     pool = list(knots)
     builtins = [k for k in pool if k.builtin]
@@ -152,13 +153,25 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
         if not own or _step(own[-1], k, min_rise, min_gain):
             own.append(k)
     everything = builtins + searched
-    if not everything:
-        return []
-    return (
-        _chain(everything, own, min_rise, min_gain)
-        or _chain(everything, (), min_rise, min_gain)
-        or []
+    chain = _chain(everything, own, min_rise, min_gain) or _chain(
+        everything, (), min_rise, min_gain
     )
+    return _to_the_top(chain, everything) if chain else []
+
+
+def _to_the_top(chain: list[Knot], knots: Sequence[Knot]) -> list[Knot]:
+    """The chain run on along its last controller to that controller's dearest point: beta 1
+    buys the most the user will pay for, and a top that is flat on the search models is no
+    evidence that it is flat on another (a weaker model keeps gaining from more samples)."""
+    top = chain[-1]
+    onward = sorted(
+        (k for k in knots if k.candidate == top.candidate and k.beta > top.beta),
+        key=lambda k: k.beta,
+    )
+    for k in onward:
+        if _dearer(k, chain[-1], 0.0) and k.tokens > chain[-1].tokens:
+            chain.append(k)
+    return chain
 
 
 def positions(knots: Sequence[Knot]) -> list[float]:
