@@ -1,11 +1,11 @@
-"""Discovered by `tts-proxy discover` on 2026-11-24 23:51 UTC.
+"""Discovered by `tts-proxy discover` on 2026-11-25 00:00 UTC.
 
 Search set: Qwen3-0.6B/aime24, Qwen3-1.7B/aime24. Held out: Qwen3-4B/aime24, Qwen3-8B/aime24.
 Pseudo-labels: 0.
 
 49 candidates over 13 rounds; agent: none (0 proposals). Stitched: the search set's frontier of
-24 operating points of built-ins and candidates (probe_exit, 33, sc, parallel_probe, cmc, esc;
-cheapest first); the best single candidate was 18.
+23 operating points of built-ins and candidates (probe_exit, 33, sc, cmc, esc; cheapest first);
+the best single candidate was 18.
 
 Held-out curve against every built-in: reports/discovered.json.
 """
@@ -17,7 +17,6 @@ from typing import ClassVar
 from tts_proxy.controllers.base import Ramp
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.esc import EarlyStoppingSC
-from tts_proxy.controllers.parallel_probe import ParallelProbe
 from tts_proxy.controllers.probe_exit import ProbeExit
 from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.controllers.stitched import Piece, Stitched
@@ -50,9 +49,8 @@ class Discovered(Stitched):
         Piece(0.2706, 0.286, ProbeExit, 0.8, 1.0),
         Piece(0.286, 0.3, ProbeExit, 1.0, 1.0),
         Piece(0.3, 0.3383, Candidate33, 0.3, 0.3),
-        Piece(0.3383, 0.4658, SelfConsistency, 0.0, 0.0),
-        Piece(0.4658, 0.5843, ParallelProbe, 0.6, 0.6),
-        Piece(0.5843, 0.5993, ConfidenceMomentum, 0.0, 0.0),
+        Piece(0.3383, 0.4809, SelfConsistency, 0.0, 0.0),
+        Piece(0.4809, 0.5993, ConfidenceMomentum, 0.0, 0.0),
         Piece(0.5993, 0.6385, ConfidenceMomentum, 0.0, 0.1),
         Piece(0.6385, 0.6577, ConfidenceMomentum, 0.1, 0.2),
         Piece(0.6577, 0.6886, ConfidenceMomentum, 0.2, 0.25),

@@ -63,9 +63,9 @@ def test_a_searched_point_must_beat_the_builtins_clearly_to_replace_them() -> No
 
 
 def test_the_builtins_own_frontier_is_always_followed_and_searched_points_fill_between() -> None:
-    a, b, c = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.20), K("cmc", 0.5, 10_000, 0.6)
-    # b lies under the line from a to c: most area would skip it, but it is a built-in's own
-    # frontier point, so the stitched controller passes through it.
+    a, b, c = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.32), K("cmc", 0.5, 10_000, 0.6)
+    # b lies just under the line from a to c: most area would skip it, but it is a built-in's
+    # own frontier point, so the stitched controller passes through it.
     assert stitch.frontier([a, b, c]) == [a, b, c]
     cheaper = K(7, 0.3, 4800, 0.40)  # better than b, but the chain may not go around b
     between = K(8, 0.3, 7000, 0.50)  # above the line from b to c: a knot of its own
@@ -78,6 +78,14 @@ def test_a_hop_must_rise_by_more_than_its_rise_varies_between_environments() -> 
     even = K(4, 0.5, 3000, 0.50, costs=(1500, 4500))  # x3 on both
     assert stitch.frontier([a, steep_on_one]) == [a]
     assert stitch.frontier([a, even]) == [a, even]
+
+
+def test_a_lone_detour_to_a_third_builtin_far_under_the_line_is_not_followed() -> None:
+    sc1, cmc0 = K("sc", 0.0, 16_000, 0.283), K("cmc", 0.0, 70_000, 0.362)
+    detour = K("parallel_probe", 0.6, 58_000, 0.30)  # 3.6x sc@1's cost for 1.7 points
+    assert stitch.frontier([sc1, detour, cmc0]) == [sc1, cmc0]
+    on_the_line = K("parallel_probe", 0.6, 58_000, 0.345)
+    assert stitch.frontier([sc1, on_the_line, cmc0]) == [sc1, on_the_line, cmc0]
 
 
 def test_along_one_controller_a_dearer_point_may_follow_without_a_gain() -> None:

@@ -131,7 +131,8 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
 
     1. The built-ins' own frontier is kept: every built-in point that no other built-in point
        clearly beats (``_beaten``), in order of cost, each one that may follow the last
-       (``_step``). The stitched controller passes through every one of them, so on a new
+       (``_step``), less lone detours to a third controller (``_without_detours``). The
+       stitched controller passes through every one of them, so on a new
        model it is exactly as good as the best built-in there; searched points can only add
        knots between and beyond them.
     2. Searched points that a built-in's point matches within the margins are left out.
@@ -152,11 +153,28 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
             continue
         if not own or _step(own[-1], k, min_rise, min_gain):
             own.append(k)
+    own = _without_detours(own, min_gain)
     everything = builtins + searched
     chain = _chain(everything, own, min_rise, min_gain) or _chain(
         everything, (), min_rise, min_gain
     )
     return _to_the_top(chain, everything) if chain else []
+
+
+def _without_detours(points: list[Knot], min_gain: float) -> list[Knot]:
+    """``points`` (cheapest first) without the lone points of a controller that lie more than
+    ``min_gain`` under the line between their neighbours: going from one controller to a
+    third for a single point and back, at a cost far above its gain, is a dip that the next
+    model may make deep (a higher beta spending more for less than a lower one)."""
+    kept = list(points)
+    for i in range(len(points) - 2, 0, -1):
+        before, p, after = kept[i - 1], kept[i], kept[i + 1]
+        if p.candidate in (before.candidate, after.candidate):
+            continue
+        share = (p.tokens - before.tokens) / (after.tokens - before.tokens)
+        if before.accuracy + share * (after.accuracy - before.accuracy) > p.accuracy + min_gain:
+            del kept[i]
+    return kept
 
 
 def _to_the_top(chain: list[Knot], knots: Sequence[Knot]) -> list[Knot]:
