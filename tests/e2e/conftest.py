@@ -102,21 +102,22 @@ def client(proxy: ProxyServer) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="x", max_retries=0)
 
 
-def generation_tokens(vllm: EmbeddedVLLM) -> float:
-    """vLLM's own count of generated tokens, from its Prometheus endpoint."""
+def vllm_metric(vllm: EmbeddedVLLM, name: str) -> float:
+    """One of vLLM's Prometheus metrics, summed over its labels."""
     text = httpx.get(f"{vllm.url}/metrics", timeout=5).text
     return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("vllm:generation_tokens_total{")
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(f"{name}{{")
     )
 
 
+def generation_tokens(vllm: EmbeddedVLLM) -> float:
+    """vLLM's own count of generated tokens."""
+    return vllm_metric(vllm, "vllm:generation_tokens_total")
+
+
 def running(vllm: EmbeddedVLLM) -> float:
-    """vLLM's running requests, from its Prometheus endpoint."""
-    text = httpx.get(f"{vllm.url}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("vllm:num_requests_running{"))  # fmt: skip
+    """vLLM's running requests."""
+    return vllm_metric(vllm, "vllm:num_requests_running")
 
 
 def wait_until_busy(vllm: EmbeddedVLLM) -> None:

@@ -36,18 +36,13 @@ class ReplayEpisode:
             rec = self._trajectories[branch.id]
             left = len(rec.probe_answers) - branch.depth  # recorded steps before the end
             steps = n // size if n > size else 1  # a run to the end asks for many chunks
-            if steps <= left:
-                if rec.chunks:
-                    cost = sum(rec.chunks[branch.depth : branch.depth + steps])
-                    chunks.append(Chunk(cost, steps=steps))
-                else:
-                    chunks.append(step if steps == 1 else Chunk(size * steps, steps=steps))
-            else:
-                if rec.chunks:
-                    cost = sum(rec.chunks[branch.depth :])
-                else:
-                    cost = size * left + max(0, rec.n_tokens - size * len(rec.probe_answers))
+            if steps > left:
+                cost = rec.tokens_of(branch.depth, None, size)
                 chunks.append(Chunk(cost, "", True, "stop", rec.final_answer, left + 1))
+            elif steps == 1 and not rec.chunks:
+                chunks.append(step)
+            else:
+                chunks.append(Chunk(rec.tokens_of(branch.depth, steps, size), steps=steps))
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:

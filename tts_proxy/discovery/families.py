@@ -116,10 +116,15 @@ def ramps_source(ramps: dict[str, Ramp], indent: str) -> list[str]:
     return [f"{indent}{key!r}: {ramp_source(ramp)}," for key, ramp in ramps.items()]
 
 
+def file_head(header: str) -> list[str]:
+    """The first lines of a generated controller file: its docstring and common imports."""
+    return [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", "",
+            "from typing import ClassVar", ""]  # fmt: skip
+
+
 def render(name: str, params: dict[str, Any], header: str) -> str:
     """The controller file for a point: a CMC subclass that changes only its ramps."""
-    lines = [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", ""]
-    lines += ["from typing import ClassVar", ""]
+    lines = file_head(header)
     lines += ["from tts_proxy.controllers.base import Ramp"]
     lines += ["from tts_proxy.controllers.cmc import ConfidenceMomentum", "", ""]
     lines += ["class Discovered(ConfidenceMomentum):"]

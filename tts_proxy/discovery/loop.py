@@ -382,13 +382,14 @@ class Discovery:
         candidates = self._candidates()
         agent_tries = sum(1 for c in candidates if c["proposer"] == "agent")
         knots = self._knots(ranked, refs) if o.stitch else []
-        stitched_score = self._stitched_score(knots, refs)
+        controllers = self._controllers_of(knots)
+        stitched_score = self._stitched_score(knots, controllers, refs)
         stitched = stitched_score is not None and stitched_score >= best["final_score"]
         header = self._header(best, len(candidates), agent_tries, knots if stitched else ())
         path = o.out / f"{o.name}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         if stitched:
-            path.write_text(stitch.render(o.name, knots, self._controllers_of(knots), header))
+            path.write_text(stitch.render(o.name, knots, controllers, header))
         elif best["proposer"] == "tpe":
             path.write_text(families.render(o.name, best["params"], header))
         else:
@@ -480,13 +481,18 @@ class Discovery:
                 knots.append(stitch.Knot(source, p.beta, p.tokens, p.accuracy, costs))
         return stitch.frontier(knots)
 
-    def _stitched_score(self, knots: Sequence[stitch.Knot], refs: dict[str, Curve]) -> float | None:
+    def _stitched_score(
+        self,
+        knots: Sequence[stitch.Knot],
+        controllers: dict[stitch.Source, type[Controller]],
+        refs: dict[str, Curve],
+    ) -> float | None:
         """The stitched controller's score on the search set, measured at its knots (None:
         nothing to stitch -- one candidate's points only, or stitching is off)."""
         if not knots or (len({k.candidate for k in knots}) == 1 and not knots[0].builtin):
             return None
         o = self.options
-        cls = stitch.controller_class(o.name, knots, self._controllers_of(knots))
+        cls = stitch.controller_class(o.name, knots, controllers)
         curve = measure(cls, self.split.search, stitch.positions(knots), repeats=o.repeats,
                         seed=o.seed, width=o.width)  # fmt: skip
         return score(curve, refs)

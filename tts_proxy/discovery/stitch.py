@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.stitched import Piece, Stitched
-from tts_proxy.discovery.families import ramps_source
+from tts_proxy.discovery.families import file_head, ramps_source
 
 Source = int | str  # a search candidate's id, or a built-in's name
 
@@ -265,8 +265,7 @@ def render(
         parts += ["    }"]
     if parts:
         imports["tts_proxy.controllers.base"] = "Ramp"
-    lines = [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", ""]
-    lines += ["from typing import ClassVar", ""]
+    lines = file_head(header)
     lines += [f"from {module} import {names}" for module, names in sorted(imports.items())]
     lines += parts
     lines += ["", "", "class Discovered(Stitched):"]

@@ -16,6 +16,16 @@ class RecordedBranch:
     # a budget is shorter); empty: every step but the last costs one chunk.
     chunks: tuple[int, ...] = ()
 
+    def tokens_of(self, first: int, steps: int | None, chunk: int) -> int:
+        """What ``steps`` recorded steps from step ``first`` cost (None: the rest of the
+        branch, its final step included), with ``chunk`` tokens a step where not recorded."""
+        if self.chunks:
+            return sum(self.chunks[first : None if steps is None else first + steps])
+        if steps is not None:
+            return chunk * steps
+        recorded = len(self.probe_answers)
+        return chunk * (recorded - first) + max(0, self.n_tokens - chunk * recorded)
+
 
 @dataclass(frozen=True, slots=True)
 class ReplayQuestion:
