@@ -178,6 +178,7 @@ def _discover(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         trials=args.trials,
         repeats=args.repeats,
+        final_repeats=args.final_repeats,
         report_repeats=args.report_repeats,
         seed=args.seed,
         budget_minutes=args.budget_minutes,
@@ -260,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--rounds", type=int, default=8)
     dis.add_argument("--trials", type=int, default=4, help="parameter-search points per round")
     dis.add_argument("--repeats", type=int, default=4, help="orderings per point while searching")
+    dis.add_argument(
+        "--final-repeats",
+        type=int,
+        default=16,
+        help="fresh orderings per point for the finalists, the stitching and the shipped file",
+    )
     dis.add_argument("--report-repeats", type=int, default=16)
     dis.add_argument(
         "--held-out",

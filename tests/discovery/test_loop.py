@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -14,7 +15,10 @@ from tests.discovery.conftest import two_models
 from tests.discovery.test_agent import endpoint, reply
 from tests.fakes import FakeModelServer, Script
 from tts_proxy.api.app import create_app
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.discovery import families
 from tts_proxy.discovery.agent import AgentProposer
+from tts_proxy.discovery.curves import REPORT_BETAS, measure
 from tts_proxy.discovery.environments import split_environments
 from tts_proxy.discovery.loop import DiscoverOptions, Discovery
 from tts_proxy.service import TTSService
@@ -57,6 +61,7 @@ def options(tmp_path: Path, **kw: object) -> DiscoverOptions:
         rounds=1,
         trials=2,
         repeats=1,
+        final_repeats=2,
         report_repeats=2,
     )
     return DiscoverOptions(**(base | kw))  # type: ignore[arg-type]
@@ -111,6 +116,31 @@ def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
     assert [c["round"] for c in candidates] == [0, 0, 1, 1]
     assert sum(1 for h in entries if h["kind"] == "setup") == 1
     assert sum(1 for h in entries if h["kind"] == "reference") == 6  # measured once
+    assert sum(1 for h in entries if h["kind"] == "final_reference") == 6
+    finals = [h["id"] for h in entries if h["kind"] == "final"]
+    assert len(finals) == len(set(finals))  # finalists measured once
+
+
+def test_finalists_and_the_builtins_are_measured_again_on_fresh_orderings(
+    tmp_path: Path,
+) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    opts = options(tmp_path, repeats=1, final_repeats=3)
+    Discovery(split, opts).run()
+    entries = history(opts)
+    final = next(h for h in entries if h["kind"] == "final")
+    searched = next(h for h in entries if h.get("id") == final["id"] and "params" in h)
+    params = cast(dict[str, Any], searched["params"])
+    fresh = dict(repeats=3, seed=opts.seed + 1, width=opts.width)
+    again = measure(families.controller_class("again", params), split.search, REPORT_BETAS, **fresh)
+    assert final["curve"] == again.to_json() and final["repeats"] == 3
+    sc = next(h for h in entries if h["kind"] == "final_reference" and h["name"] == "sc")
+    sc_again = measure(ControllerRegistry().get("sc"), split.search, REPORT_BETAS, **fresh)
+    assert sc["curve"] == sc_again.to_json()
+    # The search's own points use other orderings: a lucky draw there is not reused.
+    first = measure(families.controller_class("first", params), split.search, REPORT_BETAS,
+                    repeats=3, seed=opts.seed, width=opts.width)  # fmt: skip
+    assert first.to_json() != again.to_json() and searched["curve"] != final["curve"]
 
 
 @pytest.mark.anyio

@@ -63,13 +63,11 @@ def test_a_searched_point_must_beat_the_builtins_clearly_to_replace_them() -> No
 
 
 def test_the_builtins_own_frontier_is_always_followed_and_searched_points_fill_between() -> None:
-    a, b, c = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.32), K("cmc", 0.5, 10_000, 0.6)
-    # b lies just under the line from a to c: most area would skip it, but it is a built-in's
-    # own frontier point, so the stitched controller passes through it.
-    assert stitch.frontier([a, b, c]) == [a, b, c]
-    cheaper = K(7, 0.3, 4800, 0.40)  # better than b, but the chain may not go around b
-    between = K(8, 0.3, 7000, 0.50)  # above the line from b to c: a knot of its own
-    assert stitch.frontier([a, b, c, cheaper, between]) == [a, b, between, c]
+    a = K("probe_exit", 0.0, 1000, 0.10)
+    b1, b2, c = K("sc", 0.0, 5000, 0.32), K("sc", 0.1, 6000, 0.33), K("sc", 0.5, 10_000, 0.6)
+    cheaper = K(7, 0.3, 4800, 0.40)  # more area than b1 and b2; the chain may not go around
+    between = K(8, 0.3, 8000, 0.50)  # above the line from b2 to c: a knot of its own
+    assert stitch.frontier([a, b1, b2, c, cheaper, between]) == [a, b1, b2, between, c]
 
 
 def test_a_hop_must_rise_by_more_than_its_rise_varies_between_environments() -> None:
@@ -80,12 +78,39 @@ def test_a_hop_must_rise_by_more_than_its_rise_varies_between_environments() -> 
     assert stitch.frontier([a, even]) == [a, even]
 
 
-def test_a_lone_detour_to_a_third_builtin_far_under_the_line_is_not_followed() -> None:
-    sc1, cmc0 = K("sc", 0.0, 16_000, 0.283), K("cmc", 0.0, 70_000, 0.362)
+def test_a_lone_detour_to_a_third_builtin_is_followed_only_when_it_clearly_pays() -> None:
+    sc1, cmc0 = K("sc", 0.0, 16_000, 0.283), K("cmc", 0.0, 70_000, 0.40)
     detour = K("parallel_probe", 0.6, 58_000, 0.30)  # 3.6x sc@1's cost for 1.7 points
     assert stitch.frontier([sc1, detour, cmc0]) == [sc1, cmc0]
-    on_the_line = K("parallel_probe", 0.6, 58_000, 0.345)
-    assert stitch.frontier([sc1, on_the_line, cmc0]) == [sc1, on_the_line, cmc0]
+    on_the_line = K("parallel_probe", 0.6, 58_000, 0.375)  # two hops for a tie: noise
+    assert stitch.frontier([sc1, on_the_line, cmc0]) == [sc1, cmc0]
+    above = K("parallel_probe", 0.6, 58_000, 0.39)  # 1.6 points above the line
+    assert stitch.frontier([sc1, above, cmc0]) == [sc1, above, cmc0]
+
+
+def test_a_detour_of_several_points_of_a_third_builtin_under_the_line_is_not_followed() -> None:
+    sc1, cmc0 = K("sc", 0.0, 16_000, 0.283), K("cmc", 0.0, 71_000, 0.351)
+    # Each a step up from the last, but 3x sc@1's cost for under a point: under the line.
+    pp = [K("parallel_probe", 0.5, 49_500, 0.290), K("parallel_probe", 0.6, 58_500, 0.306)]
+    assert stitch.frontier([sc1, *pp, cmc0]) == [sc1, cmc0]
+
+
+def test_a_detour_between_two_points_of_one_controller_must_beat_that_controllers_curve() -> None:
+    low, high = K("cmc", 0.0, 64_000, 0.472), K("cmc", 0.7, 271_000, 0.520)
+    between = K("cmc", 0.25, 110_000, 0.486)  # cmc's own point, above the line low -> high
+    sc = K("sc", 0.1, 105_000, 0.484)  # above the line, under cmc's curve there
+    # The knob runs cmc from 0 to 0.7, through its point at 0.25, with no hop to sc and back.
+    assert stitch.frontier([low, between, sc, high]) == [low, high]
+    better = K("sc", 0.1, 105_000, 0.50)  # clearly above cmc's curve: worth two hops
+    assert better in stitch.frontier([low, between, better, high])
+
+
+def test_the_chain_starts_at_the_builtins_cheapest_point_when_a_cheaper_one_cannot_reach_it() -> (
+    None
+):
+    start, sc = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.30)
+    cheaper = K(5, 0.0, 950, 0.12)  # a hop from it to ``start`` would not rise 10% in cost
+    assert stitch.frontier([cheaper, start, sc]) == [start, sc]
 
 
 def test_along_one_controller_a_dearer_point_may_follow_without_a_gain() -> None:

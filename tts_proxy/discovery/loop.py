@@ -5,11 +5,11 @@ from fixed anchors: the built-in CMC's settings, one probed branch of growing pa
 sweep from one probed branch to full width) and, when an agent endpoint is given, one
 agent-written file. Every candidate, with its curve on the search set and its score against
 the built-ins there, is one line of the history file; a run that is stopped picks up from it.
-The best few and the anchors are measured again on the search set at every report beta; the
-frontier of those points and the built-ins' (``stitch``) -- or the best candidate, when it
-holds the whole frontier -- chosen without a look at the held-out set, is written to
-``out/<name>.py``, gated once more, measured on the held-out set next to every built-in, and
-reported in ``reports/<name>.json`` and ``.png``.
+The best few and the anchors are measured again on the search set at every report beta, on
+many orderings the search never used, and so are the built-ins; the frontier of those points
+(``stitch``) -- or the best candidate, when it holds the whole frontier -- chosen without a
+look at the held-out set, is written to ``out/<name>.py``, gated once more, measured on the
+held-out set next to every built-in, and reported in ``reports/<name>.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class DiscoverOptions:
     finalists: int = 5  # best candidates measured again on every report beta before shipping
     stitch: bool = True  # ship the frontier of candidates and built-ins when it scores higher
     repeats: int = 4  # orderings per point while searching
+    final_repeats: int = 16  # fresh orderings per point for finalists, stitching, shipping
     report_repeats: int = 16  # orderings per point in the held-out report
     seed: int = 0
     width: int = 64
@@ -75,6 +76,12 @@ class DiscoverOptions:
     @property
     def candidates_dir(self) -> Path:
         return self.reports / f"{self.name}.candidates"
+
+    @property
+    def final_seed(self) -> int:
+        """Finalists are measured on orderings the search never saw: a candidate that ranked
+        high on lucky draws does not take its luck along."""
+        return self.seed + 1
 
 
 def _environments_json(envs: tuple[Environment, ...]) -> list[dict[str, Any]]:
@@ -145,24 +152,24 @@ class Discovery:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def references(self) -> dict[str, Curve]:
-        """Every built-in's curve on the search set (measured once, then read from history)."""
+    def references(self, *, final: bool = False) -> dict[str, Curve]:
+        """Every built-in's curve on the search set at every report beta (measured once, then
+        read from history): on the search's orderings, to score candidates, or (``final``) on
+        the finalists' many fresh ones, to stitch and to choose what ships."""
+        o = self.options
+        repeats, seed = (o.final_repeats, o.final_seed) if final else (o.repeats, o.seed)
+        kind = "final_reference" if final else "reference"
         refs = {
             h["name"]: Curve.from_json(h["curve"])
             for h in self.history
-            if h.get("kind") == "reference"
+            if h.get("kind") == kind and h.get("repeats", repeats) == repeats
         }
         for name in BUILTINS:
             if name not in refs:
-                curve = measure(
-                    self.registry.get(name),
-                    self.split.search,
-                    REPORT_BETAS,
-                    repeats=self.options.repeats,
-                    seed=self.options.seed,
-                    width=self.options.width,
-                )
-                self._remember({"kind": "reference", "name": name, "curve": curve.to_json()})
+                curve = measure(self.registry.get(name), self.split.search, REPORT_BETAS,
+                                repeats=repeats, seed=seed, width=o.width)  # fmt: skip
+                entry = {"kind": kind, "name": name, "repeats": repeats, "curve": curve.to_json()}
+                self._remember(entry)
                 refs[name] = curve
         return refs
 
@@ -184,7 +191,7 @@ class Discovery:
             if self._out_of_time():
                 log.info("discovery: time budget spent after round %d", round_)
                 break
-        return self._ship(refs)
+        return self._ship()
 
     def _study(self) -> optuna.Study:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -328,11 +335,17 @@ class Discovery:
 
     def _finalists(self, refs: dict[str, Curve]) -> list[dict[str, Any]]:
         """The best few by search score and the starting points, measured again on the search
-        set at every report beta (the references' grid): a winner picked on seven betas may
-        hide a hole between them. Ranked by that score; remembered, so a resumed run does not
+        set at every report beta (the references' grid: a winner picked on seven betas may
+        hide a hole between them), on ``final_repeats`` fresh orderings (a few orderings put
+        built-ins' points two points apart that many put in the other order). Ranked by that
+        score against ``refs`` measured the same way; remembered, so a resumed run does not
         measure again."""
         o = self.options
-        done = {h["id"]: h for h in self.history if h.get("kind") == "final"}
+        done = {
+            h["id"]: h
+            for h in self.history
+            if h.get("kind") == "final" and h.get("repeats") == o.final_repeats
+        }
         finals = []
         best = self._ranked()[: o.finalists]
         anchors = [c for c in self._anchors() if c["status"] == "ok" and c not in best]
@@ -340,7 +353,9 @@ class Discovery:
             if c["id"] not in done:
                 cls = self._class_of(c)
                 if cls is None:  # agent code is measured only in the sandbox
-                    task = self._evaluation(self.split.search, REPORT_BETAS, o.repeats)
+                    task = self._evaluation(
+                        self.split.search, REPORT_BETAS, o.final_repeats, o.final_seed
+                    )
                     result = check_file(
                         Path(c["path"]),
                         data=[self.split.search[0].path],
@@ -351,17 +366,22 @@ class Discovery:
                         continue
                     curve = Curve.from_json(result.report["curve"])
                 else:
-                    curve = measure(cls, self.split.search, REPORT_BETAS, repeats=o.repeats,
-                                    seed=o.seed, width=o.width)  # fmt: skip
-                entry = {"kind": "final", "id": c["id"], "curve": curve.to_json(),
-                         "score": score(curve, refs)}  # fmt: skip
+                    curve = measure(cls, self.split.search, REPORT_BETAS,
+                                    repeats=o.final_repeats, seed=o.final_seed,
+                                    width=o.width)  # fmt: skip
+                entry = {"kind": "final", "id": c["id"], "repeats": o.final_repeats,
+                         "curve": curve.to_json(), "score": score(curve, refs)}  # fmt: skip
                 self._remember(entry)
                 done[c["id"]] = entry
             finals.append(c | {"final_score": done[c["id"]]["score"]})
         return sorted(finals, key=lambda c: -c["final_score"])
 
     def _evaluation(
-        self, envs: tuple[Environment, ...], betas: Sequence[float], repeats: int
+        self,
+        envs: tuple[Environment, ...],
+        betas: Sequence[float],
+        repeats: int,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """A curve measurement for the sandbox (``sandbox.run``'s ``evaluate`` task)."""
         o = self.options
@@ -369,12 +389,13 @@ class Discovery:
             "environments": _environments_json(envs),
             "betas": list(betas),
             "repeats": repeats,
-            "seed": o.seed,
+            "seed": o.seed if seed is None else seed,
             "width": o.width,
         }
 
-    def _ship(self, refs: dict[str, Curve]) -> dict[str, Any]:
+    def _ship(self) -> dict[str, Any]:
         o = self.options
+        refs = self.references(final=True)
         ranked = self._finalists(refs)
         if not ranked:
             raise ValueError("no candidate was accepted; see the history file for reasons")
@@ -449,6 +470,7 @@ class Discovery:
                 ],
                 "betas": list(SEARCH_BETAS),
                 "repeats": o.repeats,
+                "final_repeats": o.final_repeats,
                 "history": str(o.history_path),
             },
             "held_out": {
@@ -493,8 +515,8 @@ class Discovery:
             return None
         o = self.options
         cls = stitch.controller_class(o.name, knots, controllers)
-        curve = measure(cls, self.split.search, stitch.positions(knots), repeats=o.repeats,
-                        seed=o.seed, width=o.width)  # fmt: skip
+        curve = measure(cls, self.split.search, stitch.positions(knots),
+                        repeats=o.final_repeats, seed=o.final_seed, width=o.width)  # fmt: skip
         return score(curve, refs)
 
     def _by_id(self, cid: int) -> dict[str, Any]:

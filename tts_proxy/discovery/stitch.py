@@ -98,12 +98,15 @@ def _area(a: Knot, b: Knot) -> float:
 def _chain(
     knots: Sequence[Knot], must: Sequence[Knot], min_rise: float, min_gain: float
 ) -> list[Knot] | None:
-    """The chain of most area from the cheapest knot to the most accurate one it can reach
-    past the last of ``must``, skipping none of ``must``; None when there is none."""
+    """The chain of most area to the most accurate knot it can reach past the last of
+    ``must``, skipping none of ``must``, from the cheapest knot (with ``must``: from the
+    first of them or any cheaper knot); None when there is none."""
     order = sorted(knots, key=lambda k: (k.tokens, -k.accuracy))
     required = [any(k is m for m in must) for k in order]
-    # Longest path over a DAG in order of cost: area[j] = the best chain from order[0] to j.
-    area: list[float | None] = [0.0] + [None] * (len(order) - 1)
+    # Longest path over a DAG in order of cost: area[j] = the best chain that ends at j. It
+    # starts at the first of ``must`` or at any cheaper knot that can reach it.
+    first = required.index(True) if must else 0
+    area: list[float | None] = [0.0 if i <= first else None for i in range(len(order))]
     previous: list[int | None] = [None] * len(order)
     for j, b in enumerate(order[1:], start=1):
         for i in range(j - 1, -1, -1):
@@ -131,16 +134,17 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
 
     1. The built-ins' own frontier is kept: every built-in point that no other built-in point
        clearly beats (``_beaten``), in order of cost, each one that may follow the last
-       (``_step``), less lone detours to a third controller (``_without_detours``). The
-       stitched controller passes through every one of them, so on a new
-       model it is exactly as good as the best built-in there; searched points can only add
-       knots between and beyond them.
+       (``_step``), less lone detours to a third controller that do not clearly pay
+       (``_without_detours``). The stitched controller passes through every one of them, so
+       on a new model it is exactly as good as the best built-in there; searched points can
+       only add knots between and beyond them.
     2. Searched points that a built-in's point matches within the margins are left out.
-    3. Through what is left, the chain with the most area under its accuracy (linear between
-       knots) over log cost, from the cheapest knot to the most accurate one it can reach
-       past the last point of 1, skipping none of them. A hop between controllers must gain
-       at least ``min_gain`` (a smaller gain is noise: following it would hop for nothing)
-       and rise in cost on every search environment (``_step``).
+    3. Through the points of 1 and 2, the chain with the most area under its accuracy (linear
+       between knots) over log cost, from the first point of 1 (or a cheaper searched one)
+       to the most accurate one it can reach past the last point of 1, skipping none of
+       them. A hop between controllers must gain at least ``min_gain`` (a smaller gain is
+       noise: following it would hop for nothing) and rise in cost on every search
+       environment (``_step``).
     4. From there on, the last controller's own points up to its beta 1 (``_to_the_top``).
     """
     pool = list(knots)
@@ -153,28 +157,53 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
             continue
         if not own or _step(own[-1], k, min_rise, min_gain):
             own.append(k)
-    own = _without_detours(own, min_gain)
-    everything = builtins + searched
-    chain = _chain(everything, own, min_rise, min_gain) or _chain(
-        everything, (), min_rise, min_gain
+    own = _without_detours(own, builtins, min_gain)
+    # Built-ins enter through their frontier only: a point left out there is beaten or a
+    # detour, and a hop to it for area would bring it back.
+    chain = _chain(own + searched, own, min_rise, min_gain) or _chain(
+        own + searched, (), min_rise, min_gain
     )
-    return _to_the_top(chain, everything) if chain else []
+    return _to_the_top(chain, builtins + searched) if chain else []
 
 
-def _without_detours(points: list[Knot], min_gain: float) -> list[Knot]:
-    """``points`` (cheapest first) without the lone points of a controller that lie more than
-    ``min_gain`` under the line between their neighbours: going from one controller to a
-    third for a single point and back, at a cost far above its gain, is a dip that the next
-    model may make deep (a higher beta spending more for less than a lower one)."""
+def _without_detours(points: list[Knot], pool: Sequence[Knot], min_gain: float) -> list[Knot]:
+    """``points`` (cheapest first) without detours: runs of one controller's points between
+    points of others that do not add ``min_gain`` of area per unit of log cost over the path
+    without them -- the line between their neighbours or, when both neighbours are one
+    controller, that controller's own points between them (from ``pool``). A detour hops
+    twice, and like any hop it must pay: points of another controller that only tie are
+    noise on the search models, the long line back passes under the curve it left, and on
+    the next model the detour may be a dip (a higher beta spending more for less)."""
     kept = list(points)
-    for i in range(len(points) - 2, 0, -1):
-        before, p, after = kept[i - 1], kept[i], kept[i + 1]
-        if p.candidate in (before.candidate, after.candidate):
-            continue
-        share = (p.tokens - before.tokens) / (after.tokens - before.tokens)
-        if before.accuracy + share * (after.accuracy - before.accuracy) > p.accuracy + min_gain:
-            del kept[i]
-    return kept
+    while True:
+        runs = [
+            list(g) for _, g in itertools.groupby(range(len(kept)), lambda i: kept[i].candidate)
+        ]
+        for run in reversed(runs[1:-1]):  # a run at either end is no detour
+            before, after = kept[run[0] - 1], kept[run[-1] + 1]
+            through = _path_area([before, *(kept[i] for i in run), after])
+            around = _path_area(_path_without(before, after, pool))
+            if through <= around + min_gain * math.log(after.tokens / before.tokens):
+                del kept[run[0] : run[-1] + 1]
+                break
+        else:
+            return kept
+
+
+def _path_without(before: Knot, after: Knot, pool: Sequence[Knot]) -> list[Knot]:
+    """The path from ``before`` to ``after`` with no knot between: straight, or through their
+    controller's own points when they share one (the knob runs it through them)."""
+    path = [before]
+    if before.candidate == after.candidate:
+        own = (k for k in pool if k.candidate == before.candidate)
+        for k in sorted(own, key=lambda k: k.beta):
+            if before.beta < k.beta < after.beta and path[-1].tokens < k.tokens < after.tokens:
+                path.append(k)
+    return [*path, after]
+
+
+def _path_area(path: Sequence[Knot]) -> float:
+    return sum(_area(a, b) for a, b in itertools.pairwise(path))
 
 
 def _to_the_top(chain: list[Knot], knots: Sequence[Knot]) -> list[Knot]:
