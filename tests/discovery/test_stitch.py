@@ -105,9 +105,7 @@ def test_a_detour_between_two_points_of_one_controller_must_beat_that_controller
     assert better in stitch.frontier([low, between, better, high])
 
 
-def test_the_chain_starts_at_the_builtins_cheapest_point_when_a_cheaper_one_cannot_reach_it() -> (
-    None
-):
+def test_the_chain_starts_at_the_first_builtin_point_if_a_cheaper_one_cannot_reach_it() -> None:
     start, sc = K("probe_exit", 0.0, 1000, 0.10), K("sc", 0.0, 5000, 0.30)
     cheaper = K(5, 0.0, 950, 0.12)  # a hop from it to ``start`` would not rise 10% in cost
     assert stitch.frontier([cheaper, start, sc]) == [start, sc]
