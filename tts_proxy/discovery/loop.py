@@ -366,9 +366,7 @@ class Discovery:
                         continue
                     curve = Curve.from_json(result.report["curve"])
                 else:
-                    curve = measure(cls, self.split.search, REPORT_BETAS,
-                                    repeats=o.final_repeats, seed=o.final_seed,
-                                    width=o.width)  # fmt: skip
+                    curve = self._on_fresh_orderings(cls, REPORT_BETAS)
                 entry = {"kind": "final", "id": c["id"], "repeats": o.final_repeats,
                          "curve": curve.to_json(), "score": score(curve, refs)}  # fmt: skip
                 self._remember(entry)
@@ -515,9 +513,13 @@ class Discovery:
             return None
         o = self.options
         cls = stitch.controller_class(o.name, knots, controllers)
-        curve = measure(cls, self.split.search, stitch.positions(knots),
-                        repeats=o.final_repeats, seed=o.final_seed, width=o.width)  # fmt: skip
-        return score(curve, refs)
+        return score(self._on_fresh_orderings(cls, stitch.positions(knots)), refs)
+
+    def _on_fresh_orderings(self, cls: type[Controller], betas: Sequence[float]) -> Curve:
+        """A curve on the search set, on the finalists' orderings (``final_seed``)."""
+        o = self.options
+        return measure(cls, self.split.search, betas, repeats=o.final_repeats,
+                       seed=o.final_seed, width=o.width)  # fmt: skip
 
     def _by_id(self, cid: int) -> dict[str, Any]:
         return next(c for c in self._candidates() if c["id"] == cid)

@@ -134,7 +134,7 @@ def frontier(knots: Iterable[Knot], min_rise: float = 0.1, min_gain: float = 0.0
 
     1. The built-ins' own frontier is kept: every built-in point that no other built-in point
        clearly beats (``_beaten``), in order of cost, each one that may follow the last
-       (``_step``), less lone detours to a third controller that do not clearly pay
+       (``_step``), less detours to a third controller that do not clearly pay
        (``_without_detours``). The stitched controller passes through every one of them, so
        on a new model it is exactly as good as the best built-in there; searched points can
        only add knots between and beyond them.
