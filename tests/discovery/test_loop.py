@@ -121,6 +121,21 @@ def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
     assert len(finals) == len(set(finals))  # finalists measured once
 
 
+def test_a_history_measured_by_other_code_is_refused(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    opts = options(tmp_path)
+    Discovery(split, opts).run()
+    # As if the built-in esc had scored otherwise when the history was written.
+    lines = opts.history_path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if '"reference", "name": "esc"' in line)
+    entry = json.loads(lines[at])
+    entry["curve"]["points"][0]["accuracy"] += 0.01
+    lines[at] = json.dumps(entry)
+    opts.history_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="built-in 'esc' now scores differently"):
+        Discovery(split, options(tmp_path, rounds=2)).run()
+
+
 def test_finalists_and_the_builtins_are_measured_again_on_fresh_orderings(
     tmp_path: Path,
 ) -> None:

@@ -153,24 +153,37 @@ class Discovery:
     # -- the loop --------------------------------------------------------------------------
 
     def references(self, *, final: bool = False) -> dict[str, Curve]:
-        """Every built-in's curve on the search set at every report beta (measured once, then
-        read from history): on the search's orderings, to score candidates, or (``final``) on
-        the finalists' many fresh ones, to stitch and to choose what ships."""
+        """Every built-in's curve on the search set at every report beta: on the search's
+        orderings, to score candidates, or (``final``) on the finalists' many fresh ones, to
+        stitch and to choose what ships.
+
+        The search's are measured on every run (a minute on the AIME24 pair) and must equal
+        the history's: a history written by other code -- a built-in or the replay changed
+        since -- would mix stale scores with fresh ones, so it is refused. The final ones,
+        four times dearer, are measured once and then read from history."""
         o = self.options
         repeats, seed = (o.final_repeats, o.final_seed) if final else (o.repeats, o.seed)
         kind = "final_reference" if final else "reference"
-        refs = {
+        recorded = {
             h["name"]: Curve.from_json(h["curve"])
             for h in self.history
             if h.get("kind") == kind and h.get("repeats", repeats) == repeats
         }
+        refs = recorded if final else {}
         for name in BUILTINS:
-            if name not in refs:
-                curve = measure(self.registry.get(name), self.split.search, REPORT_BETAS,
-                                repeats=repeats, seed=seed, width=o.width)  # fmt: skip
+            if name in refs:
+                continue
+            curve = measure(self.registry.get(name), self.split.search, REPORT_BETAS,
+                            repeats=repeats, seed=seed, width=o.width)  # fmt: skip
+            if name not in recorded:
                 entry = {"kind": kind, "name": name, "repeats": repeats, "curve": curve.to_json()}
                 self._remember(entry)
-                refs[name] = curve
+            elif recorded[name].to_json() != curve.to_json():
+                raise ValueError(
+                    f"{o.history_path} was measured by other code: built-in {name!r} now "
+                    "scores differently on the same data; give --history a new file"
+                )
+            refs[name] = curve
         return refs
 
     def run(self) -> dict[str, Any]:
