@@ -165,20 +165,21 @@ class Discovery:
         repeats, seed = (o.final_repeats, o.final_seed) if final else (o.repeats, o.seed)
         kind = "final_reference" if final else "reference"
         recorded = {
-            h["name"]: Curve.from_json(h["curve"])
+            h["name"]: h["curve"]
             for h in self.history
             if h.get("kind") == kind and h.get("repeats", repeats) == repeats
         }
-        refs = recorded if final else {}
+        refs: dict[str, Curve] = {}
         for name in BUILTINS:
-            if name in refs:
+            if final and name in recorded:
+                refs[name] = Curve.from_json(recorded[name])
                 continue
             curve = measure(self.registry.get(name), self.split.search, REPORT_BETAS,
                             repeats=repeats, seed=seed, width=o.width)  # fmt: skip
             if name not in recorded:
                 entry = {"kind": kind, "name": name, "repeats": repeats, "curve": curve.to_json()}
                 self._remember(entry)
-            elif recorded[name].to_json() != curve.to_json():
+            elif recorded[name] != curve.to_json():
                 raise ValueError(
                     f"{o.history_path} was measured by other code: built-in {name!r} now "
                     "scores differently on the same data; give --history a new file"
