@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,14 +18,7 @@ from tts_proxy.errors import TTSProxyError
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from tts_proxy.api.app import create_app
-    from tts_proxy.backends.base import ModelServer
-    from tts_proxy.backends.pool import BackendPool
-    from tts_proxy.backends.vllm import VLLMBackend
-    from tts_proxy.embedded.model import prepare_default_model
-    from tts_proxy.embedded.server import EmbeddedVLLM
     from tts_proxy.settings import Settings
 
     overrides = {
@@ -47,51 +42,98 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"tts-proxy: invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    embedded = None
-    if settings.backend_url is None:
-        model_dir = settings.model_path or prepare_default_model()
-        embedded = EmbeddedVLLM(model_dir, served_name=settings.served_model_name)
-        print(f"[tts-proxy] starting vLLM ({model_dir}) on {embedded.url}", file=sys.stderr)
-        embedded.start()
-        try:
-            embedded.wait_ready(progress=True)
-        except (RuntimeError, TimeoutError) as exc:
-            print(f"tts-proxy: {exc}", file=sys.stderr)
-            return 1
-        settings = settings.model_copy(update={"backend_url": embedded.url})
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGINT, _raise_stopped)
+    embedded = _embedded(settings) if settings.backend_url is None else None
     try:
-        assert settings.backend_url is not None
-        key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
-        servers = [
-            VLLMBackend(url, api_key=key, timeout=settings.backend_timeout)
-            for url in [settings.backend_url, *settings.backend_urls]
-        ]
-        backend: ModelServer = (
-            servers[0]
-            if len(servers) == 1
-            else BackendPool(servers, cooldown=settings.backend_cooldown_seconds)
-        )
-        app = create_app(settings, backend)
-        print(f"[tts-proxy] serving on http://{settings.host}:{settings.port}/v1", file=sys.stderr)
-        configs = [uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")]
-        if settings.admin_port is not None:
-            where = f"{settings.admin_host}:{settings.admin_port}"
-            print(f"[tts-proxy] /metrics and /admin on {where}", file=sys.stderr)
-            admin = app.state.admin_app
-            configs.append(
-                uvicorn.Config(
-                    admin, host=settings.admin_host, port=settings.admin_port, log_level="warning"
-                )
-            )
-        asyncio.run(_serve_all([uvicorn.Server(c) for c in configs]))
+        if embedded is not None:
+            if not _started(embedded):
+                return 1
+            settings = settings.model_copy(update={"backend_url": embedded.url})
+        app = create_app(settings, _backends(settings))
+        _say(f"serving on http://{settings.host}:{settings.port}/v1")
+        _say(f"traces: {settings.trace_dir.resolve() if settings.trace_dir else 'off'}")
+        asyncio.run(_serve_until_stopped(app, settings))
+    except _Stopped as stop:
+        return stop.code
     finally:
         if embedded is not None:
+            _say("stopping vLLM")
             embedded.stop()
     return 0
 
 
-async def _serve_all(servers: list[Any]) -> None:
-    await asyncio.gather(*(s.serve() for s in servers))
+def _say(message: str) -> None:
+    print(f"[tts-proxy] {message}", file=sys.stderr, flush=True)
+
+
+def _embedded(settings: Any) -> Any:
+    """The embedded vLLM of ``settings`` (its model prepared on first use), not started."""
+    from tts_proxy.embedded.model import prepare_default_model
+    from tts_proxy.embedded.server import EmbeddedVLLM
+
+    model_dir = settings.model_path or prepare_default_model()
+    return EmbeddedVLLM(model_dir, served_name=settings.served_model_name)
+
+
+def _started(embedded: Any) -> bool:
+    """Start the embedded vLLM and wait until it is ready; False (saying why) if it fails."""
+    _say(f"starting vLLM ({embedded.model_dir}) on {embedded.url}; its log: {embedded.log_path}")
+    embedded.start()
+    try:
+        embedded.wait_ready(progress=True)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"tts-proxy: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _backends(settings: Any) -> Any:
+    from tts_proxy.backends.pool import BackendPool
+    from tts_proxy.backends.vllm import VLLMBackend
+
+    key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
+    servers = [
+        VLLMBackend(url, api_key=key, timeout=settings.backend_timeout)
+        for url in [settings.backend_url, *settings.backend_urls]
+    ]
+    if len(servers) == 1:
+        return servers[0]
+    return BackendPool(servers, cooldown=settings.backend_cooldown_seconds)
+
+
+class _Stopped(Exception):
+    """A stop signal arrived; the servers drained (uvicorn re-raises the signal after)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+async def _serve_until_stopped(app: Any, settings: Any) -> None:
+    """Serve the main (and admin) port until SIGTERM or SIGINT. uvicorn drains in-flight
+    requests (up to ``shutdown_grace_seconds``) and runs the app's shutdown (traces flushed),
+    then re-raises the signal: it arrives here as ``_Stopped``, so the caller still stops
+    the embedded vLLM (the watchdog would too, once this process is gone)."""
+    import uvicorn
+
+    grace = settings.shutdown_grace_seconds
+    configs = [
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                       timeout_graceful_shutdown=grace)
+    ]  # fmt: skip
+    if settings.admin_port is not None:
+        _say(f"/metrics and /admin on {settings.admin_host}:{settings.admin_port}")
+        configs.append(
+            uvicorn.Config(app.state.admin_app, host=settings.admin_host,
+                           port=settings.admin_port, log_level="warning",
+                           timeout_graceful_shutdown=grace)
+        )  # fmt: skip
+    await asyncio.gather(*(uvicorn.Server(c).serve() for c in configs))
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
-from tts_proxy.answers import answer_key, extract_answer
+from tts_proxy.answers import answer_keys, extract_answer
 from tts_proxy.backends.base import Chunk, Episode, ProbeResult
 from tts_proxy.controllers.base import Controller, Limits, majority_answer
 from tts_proxy.errors import BackendError
@@ -64,6 +64,21 @@ class SearchResult:
     @property
     def pruned(self) -> int:
         return sum(1 for b in self.branches if b.pruned)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A branch's final answer and its key (None until computed)."""
+
+    answer: str
+    key: str | None
+
+
+def _unkeyed(results: Sequence[object]) -> Iterator[str]:
+    """The answers among probe results or final answers that carry no key yet."""
+    for r in results:
+        if isinstance(r, ProbeResult | Answered) and r.answer is not None and r.key is None:
+            yield r.answer
 
 
 class _Plan:
@@ -144,23 +159,23 @@ class Search:
         budget = self.limits.budget
         while True:
             if budget is not None and self.tokens >= budget:
-                return self._finish("budget", None)
+                return await self._finish("budget", None)
             if self.round >= self.max_rounds:
-                return self._finish("round_limit", None)
+                return await self._finish("round_limit", None)
             if self.deadline is not None and time.monotonic() >= self.deadline:
-                return self._finish("time_limit", None)
+                return await self._finish("time_limit", None)
             try:
                 actions = self.controller.decide(self.view())
             except Exception as exc:  # a controller's bug must not take the request down
                 self.fault = f"decide raised {type(exc).__name__}: {exc}"[:300]
-                return self._finish("controller_error", None)
+                return await self._finish("controller_error", None)
             plan = self._plan(actions)
             self.rejected += plan.rejected
             if plan.answer is not None:
-                return self._finish("answer", plan.answer.answer)
+                return await self._finish("answer", plan.answer.answer)
             if not plan:
                 done = all(not b.active for b in self.branches) and self.branches
-                return self._finish("exhausted" if done else "no_progress", None)
+                return await self._finish("exhausted" if done else "no_progress", None)
             if self.record:
                 self.log.append(plan.executed())
             if self.deadline is None:
@@ -169,7 +184,7 @@ class Search:
                 try:
                     await asyncio.wait_for(self._execute(plan), self.deadline - time.monotonic())
                 except TimeoutError:  # the round's requests are cancelled with it
-                    return self._finish("time_limit", None)
+                    return await self._finish("time_limit", None)
             if self.last_error is not None and not any(
                 b.active or b.finished for b in self.branches
             ):  # every branch failed: nothing to answer from
@@ -280,15 +295,39 @@ class Search:
             chunks, probes = await ep.extend(plan.extend), ()
         else:
             chunks, probes = (), await ep.probe(plan.probe)
+        extended = [branch for branch, _ in plan.extend]
+        finals = [self._final_answer(b, c) for b, c in zip(extended, chunks, strict=True)]
+        keys = await self._keys([*_unkeyed(probes), *_unkeyed(finals)])
         for branch, result in zip(plan.probe, probes, strict=True):
-            self._apply_probe(branch, result)
-        for (branch, _), chunk in zip(plan.extend, chunks, strict=True):
-            self._apply_chunk(branch, chunk)
+            self._apply_probe(branch, result, keys)
+        for branch, chunk, final in zip(extended, chunks, finals, strict=True):
+            self._apply_chunk(branch, chunk, final, keys)
         if plan.then_probe:
-            after = [b for b, _ in plan.extend if b.id in plan.then_probe and b.active]
+            after = [b for b in extended if b.id in plan.then_probe and b.active]
             if after:
-                for branch, result in zip(after, await ep.probe(after), strict=True):
-                    self._apply_probe(branch, result)
+                results = await ep.probe(after)
+                keys = await self._keys(list(_unkeyed(results)))
+                for branch, result in zip(after, results, strict=True):
+                    self._apply_probe(branch, result, keys)
+
+    @staticmethod
+    async def _keys(answers: Sequence[str]) -> dict[str, str]:
+        """Keys of answers the backend did not key, computed off the event loop."""
+        if not answers:
+            return {}
+        return dict(zip(answers, await answer_keys(answers), strict=True))
+
+    def _final_answer(self, branch: BranchState, chunk: Chunk | BackendError) -> Answered | None:
+        """The answer a chunk's branch ends with, when the chunk ends it."""
+        if isinstance(chunk, BackendError):
+            return None
+        cap = self.limits.max_branch_tokens
+        if not (chunk.finished or (cap is not None and branch.tokens + chunk.tokens >= cap)):
+            return None
+        if chunk.answer is not None:
+            return Answered(chunk.answer, chunk.key)
+        answer = extract_answer(branch.text + chunk.text)
+        return None if answer is None else Answered(answer, None)
 
     def _fail(self, branch: BranchState, error: BackendError) -> None:
         """A branch the backend could not serve: dropped, the search goes on without it."""
@@ -298,16 +337,26 @@ class Search:
         self.failed += 1
         self.last_error = error
 
-    def _apply_probe(self, branch: BranchState, result: ProbeResult | BackendError) -> None:
+    def _apply_probe(
+        self, branch: BranchState, result: ProbeResult | BackendError, keys: dict[str, str]
+    ) -> None:
         if isinstance(result, BackendError):
             self._fail(branch, result)
             return
         self.probe_tokens += result.tokens
+        answer = result.answer
+        key = result.key if result.key is not None or answer is None else keys[answer]
         branch.probes.append(
-            ProbeRecord(branch.depth, result.answer, result.tokens, result.confidence, result.text)
+            ProbeRecord(branch.depth, answer, key, result.tokens, result.confidence, result.text)
         )
 
-    def _apply_chunk(self, branch: BranchState, chunk: Chunk | BackendError) -> None:
+    def _apply_chunk(
+        self,
+        branch: BranchState,
+        chunk: Chunk | BackendError,
+        final: Answered | None,
+        keys: dict[str, str],
+    ) -> None:
         if isinstance(chunk, BackendError):
             self._fail(branch, chunk)
             return
@@ -325,11 +374,11 @@ class Search:
             branch.finished = True
             branch.active = False
             branch.finish_reason = reason
-            branch.answer = (
-                chunk.answer if chunk.answer is not None else extract_answer(branch.text)
-            )
+            if final is not None:
+                branch.answer = final.answer
+                branch.key = final.key if final.key is not None else keys[final.answer]
 
-    def _finish(self, reason: str, explicit: str | None) -> SearchResult:
+    async def _finish(self, reason: str, explicit: str | None) -> SearchResult:
         answer = explicit
         if answer is None:
             try:
@@ -349,24 +398,35 @@ class Search:
             fault=self.fault,
             failed=self.failed,
         )
-        result.answer_branch, result.answer_probe = self._witness(answer)
+        key = None if answer is None else await self._key_of(answer)
+        result.answer_branch, result.answer_probe = self._witness(key)
         return result
 
-    def _witness(self, answer: str | None) -> tuple[BranchState | None, ProbeRecord | None]:
+    async def _key_of(self, answer: str) -> str:
+        """An answer's key: as recorded where the state holds it, else computed."""
+        for b in self.branches:
+            if b.answer == answer and b.key is not None:
+                return b.key
+            for p in b.probes:
+                if p.answer == answer and p.key is not None:
+                    return p.key
+        return (await self._keys([answer]))[answer]
+
+    def _witness(self, key: str | None) -> tuple[BranchState | None, ProbeRecord | None]:
         """The branch whose text carries the answer: a finished one, else one a probe read."""
         if not self.branches:
             return None, None
-        if answer is None:
-            return max(self.branches, key=lambda b: (b.finished, b.tokens)), None
-        key = answer_key(answer)
+        longest = max(self.branches, key=lambda b: (b.finished, b.tokens))
+        if key is None:
+            return longest, None
         for b in self.branches:
-            if b.finished and b.answer is not None and answer_key(b.answer) == key:
+            if b.finished and b.key == key:
                 return b, None
         for b in sorted(self.branches, key=lambda b: -b.depth):
             for p in reversed(b.probes):
-                if p.answer is not None and answer_key(p.answer) == key:
+                if p.key == key:
                     return b, p
-        return max(self.branches, key=lambda b: (b.finished, b.tokens)), None
+        return longest, None
 
 
 async def run_search(

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 OTHER = "other"
 
 
@@ -45,6 +46,21 @@ class ReplaySavings(Collector):
                 ratio = entry.get("savings_ratio") if isinstance(entry, dict) else None
                 if isinstance(ratio, int | float):
                     family.add_metric([str(controller)], float(ratio))
+        yield family
+
+
+class AnswerWork(Collector):
+    """``tts_answer_work_cut_off_total``: answer parses and grades that the answer workers'
+    time or memory limit stopped (the answer was keyed by its text instead)."""
+
+    def collect(self) -> Iterable[Metric]:
+        from tts_proxy.answers import workers
+
+        family = CounterMetricFamily(
+            "tts_answer_work_cut_off",
+            "Answer parses and grades stopped by the answer workers' time or memory limit",
+        )
+        family.add_metric([], workers.shared().cut_off)
         yield family
 
 
@@ -124,7 +140,13 @@ class Metrics:
         self.controller_reloads = Counter(
             "tts_controller_reloads_total", "Reloads of the controllers directory", registry=r
         )
+        self.event_loop_lag = Histogram(
+            "tts_event_loop_lag_seconds",
+            "How late the event loop ran a timer (sampled every 0.25 s): time it was blocked",
+            buckets=LAG_BUCKETS, registry=r,
+        )  # fmt: skip
         r.register(ReplaySavings(savings_file))
+        r.register(AnswerWork())
 
     def backend_call(self, kind: str, ok: bool) -> None:
         self.backend_calls.labels(kind).inc()

@@ -55,7 +55,16 @@ class Settings(BaseSettings):
     )
     probe_suffix: str = "\nFinal answer: \\boxed{"
     probe_tokens: int = Field(24, gt=0, le=256)
+    answer_workers: int = Field(
+        1, ge=1, le=64, description="child processes that parse answers (off the event loop)"
+    )
+    answer_timeout_seconds: float = Field(
+        1.0, gt=0, le=60, description="past this an answer's parse is stopped; its text keys it"
+    )
     keepalive_seconds: float = Field(5.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight requests may finish"
+    )
     controllers_dir: Path | None = Field(None, description="extra controller files to load")
     controllers_poll_seconds: float = Field(
         2.0, ge=0.0, description="how often controllers_dir is checked for changes (0: never)"

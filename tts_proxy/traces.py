@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tts_proxy.answers import answer_key
 from tts_proxy.engine import SearchResult
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.state import majority
@@ -176,13 +177,21 @@ class TraceWriter:
     def _run(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         while (record := self._queue.get()) is not None:
-            line = record.model_dump_json(by_alias=True) + "\n"
             try:
-                with self._current().open("a", encoding="utf-8") as f:
+                line = encode_record(record)
+                with self._current().open("ab") as f:
                     f.write(line)
                     f.flush()
-            except OSError:
+            except Exception:  # one bad record must not stop the writer (nor lose the rest)
                 log.exception("could not write trace %s", record.request_id)
+
+
+def encode_record(record: TraceRecord) -> bytes:
+    """One JSON line. Model text may hold lone surrogates (vLLM's JSON escapes any code
+    point), which UTF-8 cannot encode: they are written as JSON ``\\uXXXX`` escapes, so the
+    text reads back exactly."""
+    text = json.dumps(record.model_dump(by_alias=True), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
 
 
 def trace_files(directory: Path) -> list[Path]:
@@ -249,7 +258,8 @@ def question_from_record(rec: dict[str, Any], label: dict[str, Any] | None) -> R
     gold = label.get("answer") if label else rec.get("label")
     source = "feedback" if label and label.get("answer") is not None else "gold"
     if gold is None:  # no label: the full exploration's majority stands in (a pseudo-label)
-        gold = majority([b.final_answer for b in branches])
+        finals = [b.final_answer for b in branches if b.final_answer is not None]
+        gold = majority((a, answer_key(a)) for a in finals)
         source = "pseudo" if gold is not None else "none"
     return ReplayQuestion(
         id=str(rec["request_id"]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +9,13 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from tts_proxy.api.app import create_app
-from tts_proxy.backends.vllm import VLLMBackend
+from tests.servers import ProxyServer
 from tts_proxy.embedded.model import prepare_default_model
-from tts_proxy.embedded.server import EmbeddedVLLM, free_port
+from tts_proxy.embedded.server import EmbeddedVLLM
 from tts_proxy.settings import Settings
+
+__all__ = ["MODEL", "ProxyServer", "e2e_settings", "long_settings", "running_vllm"]
 
 MODEL = "smollm2"
 # A search that keeps vLLM busy for a while: four long branches.
@@ -38,34 +37,6 @@ def running_vllm() -> Iterator[EmbeddedVLLM]:
 @pytest.fixture(scope="session")
 def vllm() -> Iterator[EmbeddedVLLM]:
     yield from running_vllm()
-
-
-class ProxyServer:
-    """The proxy app served by uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, settings: Settings, backend_url: str) -> None:
-        self.port = free_port()
-        app = create_app(settings, VLLMBackend(backend_url))
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ProxyServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the proxy did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def e2e_settings(backend_url: str, trace_dir: Path | None = None) -> Settings:

@@ -9,8 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tts_proxy.answers import workers
+from tts_proxy.answers.symbolic import warm_up
 from tts_proxy.api import errors, routes
 from tts_proxy.api.guard import Guard
+from tts_proxy.api.lag import sample_lag
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.discovery.gate import gate_for_proxy
@@ -68,15 +71,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service: TTSService = app.state.service
-        watcher = None
+        answer_workers = await asyncio.to_thread(
+            workers.configure, settings.answer_workers, timeout=settings.answer_timeout_seconds
+        )
+        # Start the workers now (the forkserver loads sympy once), not on the first request.
+        await answer_workers.acall(warm_up, (), fallback=None)
+        tasks = [asyncio.create_task(sample_lag(metrics.event_loop_lag))]
         if settings.controllers_dir is not None and settings.controllers_poll_seconds > 0:
-            watcher = asyncio.create_task(service.watch_controllers())
+            tasks.append(asyncio.create_task(service.watch_controllers()))
         yield
-        if watcher is not None:
-            watcher.cancel()
+        for task in tasks:
+            task.cancel()
         await backend.close()
         if traces is not None:
-            traces.close()
+            await asyncio.to_thread(traces.close)
+        await asyncio.to_thread(answer_workers.close)
 
     app = FastAPI(title="tts-proxy", version="0.1.0", lifespan=lifespan)
     service = app.state.service = TTSService(settings, backend, registry, metrics, traces)

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from tts_proxy.admission import RETRY_AFTER_SECONDS
+from tts_proxy.api.responses import ModelTextJSONResponse
 from tts_proxy.errors import InvalidRequestError, OverloadedError, TTSProxyError
 from tts_proxy.protocol import ErrorBody, ErrorResponse
 
@@ -23,8 +23,10 @@ def error_body(exc: TTSProxyError) -> dict[str, Any]:
     return ErrorResponse(error=body).model_dump()
 
 
-def error_response(exc: TTSProxyError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
+def error_response(
+    exc: TTSProxyError, headers: dict[str, str] | None = None
+) -> ModelTextJSONResponse:
+    return ModelTextJSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
 
 
 def invalid_request(exc: ValidationError | RequestValidationError) -> InvalidRequestError:
@@ -38,23 +40,23 @@ def invalid_request(exc: ValidationError | RequestValidationError) -> InvalidReq
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TTSProxyError)
-    async def _proxy_error(request: Request, exc: TTSProxyError) -> JSONResponse:
+    async def _proxy_error(request: Request, exc: TTSProxyError) -> ModelTextJSONResponse:
         if isinstance(exc, OverloadedError):
             return error_response(exc, {"Retry-After": str(RETRY_AFTER_SECONDS)})
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> ModelTextJSONResponse:
         return error_response(invalid_request(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> ModelTextJSONResponse:
         err = TTSProxyError(str(exc.detail))
         err.status_code = exc.status_code
         err.error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         return error_response(err)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> ModelTextJSONResponse:
         log.exception("unexpected error on %s", request.url.path)
         return error_response(TTSProxyError("internal error in the proxy; see its log"))

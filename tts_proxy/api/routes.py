@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from tts_proxy.api.errors import invalid_request
+from tts_proxy.api.responses import ModelTextJSONResponse
 from tts_proxy.api.sse import stream_when_done
 from tts_proxy.errors import InvalidRequestError, NotFoundError, TTSProxyError
 from tts_proxy.protocol import (
@@ -168,7 +169,7 @@ async def _handle(
             usage=outcome.usage,
             tts=outcome.summary,
         )
-    return JSONResponse(response.model_dump(), headers=headers)
+    return ModelTextJSONResponse(response.model_dump(), headers=headers)
 
 
 @router.post("/v1/chat/completions")
@@ -194,9 +195,9 @@ async def models(request: Request) -> dict[str, Any]:
 
 
 @router.get("/healthz")
-async def healthz(request: Request) -> JSONResponse:
+async def healthz(request: Request) -> ModelTextJSONResponse:
     healthy = await _service(request).backend.health()
-    return JSONResponse(
+    return ModelTextJSONResponse(
         {"status": "ok" if healthy else "degraded", "backend": "ok" if healthy else "unavailable"},
         status_code=200 if healthy else 503,
     )

@@ -37,6 +37,7 @@ class Chunk:
     finish_reason: str | None = None
     answer: str | None = None  # the final answer, when the backend knows it (replay)
     steps: int = 1  # chunk boundaries crossed: the branch's depth grows by this much
+    key: str | None = None  # the final answer's key, when the backend knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,13 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
+    """What a probe read: the answer (None if none), its key when the backend knows it."""
+
     answer: str | None
     tokens: int = 0
     confidence: float | None = None
     text: str = ""
+    key: str | None = None
 
 
 class Episode(Protocol):

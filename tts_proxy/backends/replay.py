@@ -38,7 +38,9 @@ class ReplayEpisode:
             steps = n // size if n > size else 1  # a run to the end asks for many chunks
             if steps > left:
                 cost = rec.tokens_of(branch.depth, None, size)
-                chunks.append(Chunk(cost, "", True, "stop", rec.final_answer, left + 1))
+                chunks.append(
+                    Chunk(cost, "", True, "stop", rec.final_answer, left + 1, rec.final_key)
+                )
             elif steps == 1 and not rec.chunks:
                 chunks.append(step)
             else:
@@ -46,7 +48,11 @@ class ReplayEpisode:
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
-        return [ProbeResult(self._trajectories[b.id].probe_answers[b.depth - 1]) for b in branches]
+        results = []
+        for b in branches:
+            answer, key = self._trajectories[b.id].probe(b.depth - 1)
+            results.append(ProbeResult(answer, key=key))
+        return results
 
     async def release(self, branches: Sequence[BranchState]) -> None:
         return None

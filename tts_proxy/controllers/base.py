@@ -49,8 +49,8 @@ class Controller(abc.ABC):
 
 def majority_answer(view: View) -> str | None:
     """Majority of the finished branches' answers, else of every branch's latest probe."""
-    finals = [b.answer for b in view.branches if b.finished and b.answer is not None]
-    return majority(finals or [b.current_answer for b in view.branches])
+    finals = [(b.answer, b.key) for b in view.branches if b.finished and b.answer is not None]
+    return majority(finals or [(b.current_answer, b.current_key) for b in view.branches])
 
 
 def unprobed(view: View) -> list[Probe]:

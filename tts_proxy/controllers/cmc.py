@@ -32,7 +32,6 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
-from tts_proxy.answers import answer_key
 from tts_proxy.controllers.base import Controller, Limits, Ramp, unprobed
 from tts_proxy.controllers.parallel_probe import disagrees_for
 from tts_proxy.controllers.probe_exit import agreeing_tail
@@ -117,11 +116,8 @@ class ConfidenceMomentum(Controller):
         votes = view.final_votes()
         k = self.settings.stable_probes
         if k:
-            votes = votes + Counter(
-                answer_key(a)
-                for b in view.branches
-                if b.active and (a := agreeing_tail(b, k)) is not None
-            )
+            agreed = [agreeing_tail(b, k) for b in view.branches if b.active]
+            votes = votes + Counter(p.key for p in agreed if p is not None and p.key is not None)
         pool = sum(votes.values())
         if pool and pool != self._pool_seen:
             confidence = votes.most_common(1)[0][1] / pool
@@ -178,8 +174,8 @@ class ConfidenceMomentum(Controller):
         for b in active:
             if b.id in pruned:
                 continue
-            current = b.current_answer
-            if everyone or (current is not None and answer_key(current) == leader):
+            current = b.current_key
+            if everyone or (current is not None and current == leader):
                 actions.append(Continue(b.id, probe=True))
         if not any(isinstance(a, Continue | Branch) for a in actions):
             actions += [Continue(b.id, probe=True) for b in active if b.id not in pruned]

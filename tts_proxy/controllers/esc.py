@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tts_proxy.actions import Action, Answer, Branch, Continue
-from tts_proxy.answers import answer_key
 from tts_proxy.controllers.base import Controller, interpolate
 from tts_proxy.state import View
 
@@ -41,7 +40,7 @@ class EarlyStoppingSC(Controller):
         if running:
             return running
         if last:
-            keys = {answer_key(b.answer) if b.answer is not None else None for b in last}
+            keys = {b.key for b in last}
             if len(last) == w and len(keys) == 1 and None not in keys:
                 return [Answer()]
         room = min(view.can_branch, self.max_samples - len(branches))

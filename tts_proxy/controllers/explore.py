@@ -29,4 +29,4 @@ class Explore(Controller):
         return [Continue(b.id, probe=True) for b in active] or [Answer()]
 
     def aggregate(self, view: View) -> str | None:
-        return majority([b.answer for b in view.branches if b.finished])
+        return majority((b.answer, b.key) for b in view.branches if b.finished)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
-from tts_proxy.answers import answer_key
 from tts_proxy.controllers.base import Controller, interpolate, unprobed
 from tts_proxy.state import BranchState, View
 
@@ -22,10 +21,7 @@ def disagrees_for(branch: BranchState, leader: str, probes: int) -> bool:
     history = branch.probes
     if len(history) < probes:
         return False
-    for p in history[-probes:]:
-        if p.answer is not None and answer_key(p.answer) == leader:
-            return False
-    return True
+    return all(p.key != leader for p in history[-probes:])
 
 
 class ParallelProbe(Controller):

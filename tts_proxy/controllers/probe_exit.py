@@ -10,23 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
-from tts_proxy.answers import answer_key
 from tts_proxy.controllers.base import Controller, interpolate
-from tts_proxy.state import BranchState, View
+from tts_proxy.state import BranchState, ProbeRecord, View
 
 
-def agreeing_tail(branch: BranchState, k: int) -> str | None:
-    """The answer of the branch's last ``k`` probes if they all read the same one."""
+def agreeing_tail(branch: BranchState, k: int) -> ProbeRecord | None:
+    """The branch's last probe if its last ``k`` probes all read the same answer."""
     if len(branch.probes) < k:
         return None
     tail = branch.probes[-k:]
-    first = tail[0].answer
-    if first is None:
+    key = tail[0].key
+    if key is None or any(p.key != key for p in tail[1:]):
         return None
-    key = answer_key(first)
-    if all(p.answer is not None and answer_key(p.answer) == key for p in tail[1:]):
-        return tail[-1].answer
-    return None
+    return tail[-1]
 
 
 class ProbeExit(Controller):
@@ -49,6 +45,6 @@ class ProbeExit(Controller):
                 continue
             agreed = agreeing_tail(b, self.k)
             if agreed is not None:
-                return [Answer(agreed)]
+                return [Answer(agreed.answer)]
             actions.append(Continue(b.id, probe=True))
         return actions or [Answer()]

@@ -34,10 +34,11 @@ A controller is one Python file defining one subclass of Controller:
 self.beta in [0, 1] is the only knob: every setting must be a monotone function of it, so
 that more beta never spends fewer tokens. self.limits.max_branches caps the width.
 view.branches: list of branches with .id, .depth (chunks generated), .tokens, .finished,
-.pruned, .active, .answer (final answer once finished), .probes (list of records with
-.depth and .answer), .current_answer, .probed_at_depth. view.final_votes() and
-view.current_votes() are Counters of answer keys; view.can_branch is how many more branches
-may start; view.tokens_used is the spend so far.
+.pruned, .active, .answer and .key (final answer once finished, and its canonical key:
+equal keys are the same answer), .probes (list of records with .depth, .answer and .key),
+.current_answer, .current_key, .probed_at_depth. view.final_votes() and view.current_votes()
+are Counters of answer keys; view.can_branch is how many more branches may start;
+view.tokens_used is the spend so far. Compare answers by their keys, never by their text.
 Actions (all of one round run together): Branch(n, to_end=False, probe=False) starts n
 branches; Continue(id, to_end=False, probe=False) generates one more chunk (to_end: until
 the branch finishes; probe: probe it right after); Probe(id) reads the answer a branch would

@@ -16,6 +16,9 @@ import httpx
 
 from tts_proxy.embedded.model import cache_dir
 
+# vLLM stops within seconds of a SIGTERM; past this the watchdog sends SIGKILL.
+STOP_GRACE_SECONDS = 10.0
+
 
 def cpu_dtype() -> str:
     """bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32.
@@ -96,6 +99,9 @@ class EmbeddedVLLM:
         ]  # fmt: skip
 
     def start(self) -> None:
+        """Start vLLM under the watchdog (``tts_proxy.embedded.watchdog``): it stops vLLM's
+        whole process tree when this process lets go of its stdin -- on ``stop()``, or when
+        this process dies, however it dies."""
         cache = cache_dir() / "vllm"
         env = os.environ | {
             "HF_HUB_OFFLINE": "1",
@@ -104,16 +110,19 @@ class EmbeddedVLLM:
             "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.command(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
+        keeper = [sys.executable, "-m", "tts_proxy.embedded.watchdog", "--grace",
+                  str(STOP_GRACE_SECONDS), "--"]  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                keeper + self.command(), env=env, stdin=subprocess.PIPE, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
 
     def wait_ready(self, timeout: float = 300.0, *, progress: bool = False) -> None:
         """Block until ``/health`` answers 200; fail with the log's tail if vLLM dies."""
-        deadline = time.monotonic() + timeout
-        last_note = 0.0
+        started = time.monotonic()
+        deadline = started + timeout
+        last_note = started
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"vLLM exited during start-up:\n{self.log_tail()}")
@@ -124,9 +133,12 @@ class EmbeddedVLLM:
                 pass
             if progress and time.monotonic() - last_note > 10:
                 last_note = time.monotonic()
+                waited = last_note - started
                 print(
-                    f"[tts-proxy] waiting for vLLM on {self.url} ...", file=sys.stderr, flush=True
-                )
+                    f"[tts-proxy] waiting for vLLM on {self.url}: {waited:.0f} s "
+                    f"(start-up takes 30-110 s on a CPU; log: {self.log_path})",
+                    file=sys.stderr, flush=True,
+                )  # fmt: skip
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"vLLM did not become ready in {timeout:.0f} s:\n{self.log_tail()}")
@@ -137,18 +149,18 @@ class EmbeddedVLLM:
         except OSError:
             return "(no log)"
 
-    def stop(self, grace: float = 20.0) -> None:
+    def stop(self) -> None:
+        """Let go of the watchdog's lifeline and wait until vLLM and its children are gone."""
         proc = self.process
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
+        if proc.stdin is not None:
+            proc.stdin.close()
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
+            proc.wait(STOP_GRACE_SECONDS + 10)
+        except subprocess.TimeoutExpired:  # the watchdog itself is stuck: end it all here
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        except ProcessLookupError:
-            pass
 
     def __enter__(self) -> EmbeddedVLLM:
         self.start()

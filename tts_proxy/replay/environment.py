@@ -15,6 +15,15 @@ class RecordedBranch:
     # Tokens of each recorded step, where the recording has them (traces: a chunk cut short by
     # a budget is shorter); empty: every step but the last costs one chunk.
     chunks: tuple[int, ...] = ()
+    # The answers' canonical keys (``tts_proxy.replay.key_cache`` fills them in on loading);
+    # empty / None: the engine computes them.
+    probe_keys: tuple[str | None, ...] = ()
+    final_key: str | None = None
+
+    def probe(self, step: int) -> tuple[str | None, str | None]:
+        """The answer a probe read after ``step + 1`` chunks, and its key (when known)."""
+        answer = self.probe_answers[step]
+        return answer, (self.probe_keys[step] if self.probe_keys else None)
 
     def tokens_of(self, first: int, steps: int | None, chunk: int) -> int:
         """What ``steps`` recorded steps from step ``first`` cost (None: the rest of the

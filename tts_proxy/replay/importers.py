@@ -97,9 +97,8 @@ def load_replay(
     path: Path | str, *, chunk_tokens: int = DEFAULT_TEXT_CHUNK
 ) -> list[ReplayQuestion]:
     """Read any supported replay file (format detected from its content), keys primed."""
-    questions = _load(Path(path), chunk_tokens)
-    prime_answer_keys(questions)
-    return questions
+    path = Path(path)
+    return prime_answer_keys(_load(path, chunk_tokens), source=path.name)
 
 
 def _load(path: Path, chunk_tokens: int) -> list[ReplayQuestion]:
