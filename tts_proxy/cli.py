@@ -51,6 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
                 return 1
             settings = settings.model_copy(update={"backend_url": embedded.url})
         app = create_app(settings, _backends(settings))
+        _say_controllers(app.state.service.registry)
         _say(f"serving on http://{settings.host}:{settings.port}/v1")
         _say(f"traces: {settings.trace_dir.resolve() if settings.trace_dir else 'off'}")
         asyncio.run(_serve_until_stopped(app, settings))
@@ -65,6 +66,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _say(message: str) -> None:
     print(f"[tts-proxy] {message}", file=sys.stderr, flush=True)
+
+
+def _say_controllers(registry: Any) -> None:
+    """How each controller is served: built-in, data, trusted, sandboxed -- or refused."""
+    from tts_proxy.controllers import builtin_controllers
+
+    _say(f"controllers, built-in: {', '.join(sorted(builtin_controllers()))}")
+    for file in registry.files:
+        names = ", ".join(c.name for c in file.controllers)
+        detail = names if file.reason is None else file.reason
+        _say(f"controllers, {file.trust.value}: {detail} ({file.path})")
 
 
 def _embedded(settings: Any) -> Any:

@@ -15,6 +15,7 @@ only when no branch is left does the error reach the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -156,6 +157,13 @@ class Search:
         return View(self.branches, self.round, self.tokens, self.limits.budget, self.max_branches)
 
     async def run(self) -> SearchResult:
+        try:
+            return await self._rounds()
+        finally:
+            with contextlib.suppress(Exception):  # a controller's clean-up cannot fail a search
+                await self.controller.finish()
+
+    async def _rounds(self) -> SearchResult:
         budget = self.limits.budget
         while True:
             if budget is not None and self.tokens >= budget:
@@ -165,7 +173,7 @@ class Search:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return await self._finish("time_limit", None)
             try:
-                actions = self.controller.decide(self.view())
+                actions = await self.controller.adecide(self.view())
             except Exception as exc:  # a controller's bug must not take the request down
                 self.fault = f"decide raised {type(exc).__name__}: {exc}"[:300]
                 return await self._finish("controller_error", None)
@@ -382,7 +390,7 @@ class Search:
         answer = explicit
         if answer is None:
             try:
-                answer = self.controller.aggregate(self.view())
+                answer = await self.controller.aaggregate(self.view())
             except Exception as exc:
                 self.fault = self.fault or f"aggregate raised {type(exc).__name__}: {exc}"[:300]
                 answer = majority_answer(self.view())

@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tts_proxy.controllers import ControllerRegistry, Trust, builtin_controllers
+
 COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -128,15 +130,12 @@ class Metrics:
             "tts_failed_branches_total", "Branches lost to backend errors (the search went on)",
             ["model"], registry=r,
         )  # fmt: skip
-        self.controllers_loaded = Gauge(
-            "tts_controllers_loaded", "Controllers the proxy can serve (built-in and loaded)",
-            registry=r,
+        self.controllers = Gauge(
+            "tts_controllers",
+            "Controllers by how they are served: builtin, data (documents), trusted (in process), "
+            "sandboxed (OS sandbox); refused counts files that are not served",
+            ["trust"], registry=r,
         )  # fmt: skip
-        self.controller_files_refused = Gauge(
-            "tts_controller_files_refused",
-            "Files in the controllers directory that failed the gate or the import",
-            registry=r,
-        )
         self.controller_reloads = Counter(
             "tts_controller_reloads_total", "Reloads of the controllers directory", registry=r
         )
@@ -147,6 +146,15 @@ class Metrics:
         )  # fmt: skip
         r.register(ReplaySavings(savings_file))
         r.register(AnswerWork())
+
+    def count_controllers(self, registry: ControllerRegistry) -> None:
+        """Set ``tts_controllers`` from the registry's verdicts."""
+        counts = {trust: 0 for trust in Trust}
+        counts[Trust.BUILTIN] = len(builtin_controllers())
+        for file in registry.files:
+            counts[file.trust] += len(file.controllers) if file.controllers else 1
+        for trust, n in counts.items():
+            self.controllers.labels(trust.value).set(n)
 
     def backend_call(self, kind: str, ok: bool) -> None:
         self.backend_calls.labels(kind).inc()

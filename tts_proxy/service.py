@@ -99,21 +99,27 @@ class TTSService:
         self._reloading = asyncio.Lock()
         self.slots = BranchSlots(settings.max_concurrent_branches, settings.max_queued_searches)
         self._versions = registry.versions()
-        self.metrics.controllers_loaded.set(len(registry.names()))
-        self.metrics.controller_files_refused.set(len(registry.errors))
+        self.metrics.count_controllers(registry)
 
     async def reload_controllers(self) -> dict[str, Any]:
-        """Re-read the controllers directory (gated files only); a refused file is logged."""
+        """Re-read the controllers directory: each new or changed file gets its verdict
+        (data, trusted, sandboxed after the gate, or refused -- logged with the reason)."""
         async with self._reloading:
             await asyncio.to_thread(self.registry.reload)
             self._versions = self.registry.versions()
         for path, why in self.registry.errors.items():
             log.warning("controller file %s not loaded: %s", path, why)
-        m = self.metrics
-        m.controller_reloads.inc()
-        m.controllers_loaded.set(len(self.registry.names()))
-        m.controller_files_refused.set(len(self.registry.errors))
-        return {"controllers": self.registry.names(), "refused": dict(self.registry.errors)}
+        self.metrics.controller_reloads.inc()
+        self.metrics.count_controllers(self.registry)
+        return {
+            "controllers": self.registry.names(),
+            "refused": dict(self.registry.errors),
+            "files": [
+                {"path": f.path, "trust": f.trust.value, "reason": f.reason,
+                 "controllers": [c.name for c in f.controllers]}
+                for f in self.registry.files
+            ],
+        }  # fmt: skip
 
     async def watch_controllers(self) -> None:
         """Reload whenever a file in the controllers directory appears, changes or goes."""

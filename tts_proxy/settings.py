@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tts_proxy.controllers.trust import TrustList
 
 
 class Settings(BaseSettings):
@@ -69,7 +72,12 @@ class Settings(BaseSettings):
     controllers_poll_seconds: float = Field(
         2.0, ge=0.0, description="how often controllers_dir is checked for changes (0: never)"
     )
-    gate_controllers: bool = Field(True, description="run the discovery gate on extra files")
+    trusted_controllers_file: Path | None = Field(
+        None, description="SHA-256 digests of reviewed controller files that may run in process"
+    )
+    untrusted_controllers: Literal["sandbox", "refuse"] = Field(
+        "sandbox", description="other controller files: served from the OS sandbox, or refused"
+    )
     trace_dir: Path | None = Field(Path("traces"), description="None disables trace records")
     trace_max_bytes: int = Field(64 << 20, gt=0)
     log_prompts: bool = Field(True, description="false stores a SHA-256 instead of the prompt")
@@ -88,6 +96,11 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.api_keys_file is not None and not self.api_keys_file.is_file():
             raise ValueError(f"api_keys_file {self.api_keys_file} is not a readable file")
+        if self.trusted_controllers_file is not None:
+            if not self.trusted_controllers_file.is_file():
+                raise ValueError(f"trusted_controllers_file {self.trusted_controllers_file} "
+                                 "is not a readable file")  # fmt: skip
+            TrustList.read(self.trusted_controllers_file)  # fails loudly on a malformed line
         for url in [self.backend_url, *self.backend_urls]:
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ValueError(f"backend URLs must be http(s) URLs, got {url!r}")

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from tests.fakes import FakeEpisode, FakeModelServer, Script
 from tts_proxy.api.app import create_app
 from tts_proxy.backends.base import Sampling
+from tts_proxy.controllers.trust import digest
 from tts_proxy.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +38,7 @@ class FailingServer(FakeModelServer):
 def settings(tmp_path: Path) -> Settings:
     return Settings(backend_url="http://fake", chunk_tokens=8, trace_dir=None, savings_file=None,
                     max_body_bytes=64_000, controllers_dir=tmp_path / "controllers",
-                    controllers_poll_seconds=0, gate_controllers=False)  # fmt: skip
+                    controllers_poll_seconds=0)  # fmt: skip
 
 
 async def open_client(settings: Settings, server: FakeModelServer) -> httpx.AsyncClient:
@@ -148,7 +149,11 @@ async def test_a_raising_controller_falls_back_to_the_majority_and_is_counted(
 ) -> None:
     assert settings.controllers_dir is not None
     settings.controllers_dir.mkdir(exist_ok=True)
-    (settings.controllers_dir / "raising.py").write_text(RAISING)
+    raising = settings.controllers_dir / "raising.py"
+    raising.write_text(RAISING)
+    trust = raising.with_name("trusted.txt")  # reviewed: it may run in process
+    trust.write_text(f"{digest(raising)}  raising.py\n")
+    settings = settings.model_copy(update={"trusted_controllers_file": trust})
     async with await open_client(settings, FakeModelServer([Script(1, "4")])) as c:
         body = {**TTS, "tts": {"controller": "raising"}}
         r = await c.post("/v1/chat/completions", json=body)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import optuna
 
 from tts_proxy.controllers.base import Limits
-from tts_proxy.controllers.cmc import SPEND, CMCSettings
+from tts_proxy.controllers.cmc import SPEND, CMCSettings, ConfidenceMomentum
+from tts_proxy.controllers.document import ControllerDocument, build
 from tts_proxy.discovery import families
-from tts_proxy.discovery.gate import static_problems
 
 
-def test_every_sampled_point_is_monotone_and_renders_to_a_clean_file() -> None:
+def test_every_sampled_point_is_monotone_and_ships_as_a_document_of_itself() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         params = families.suggest(study.ask())
@@ -22,9 +22,7 @@ def test_every_sampled_point_is_monotone_and_renders_to_a_clean_file() -> None:
                 assert values == sorted(values), (name, values)
             elif direction < 0:
                 assert values == sorted(values, reverse=True), (name, values)
-        source = families.render("point", params, "A test point.")
-        assert static_problems(source) == []
-        namespace: dict[str, object] = {}
-        exec(compile(source, "point.py", "exec"), namespace)  # our own template, not agent code
-        cls = namespace["Discovered"]
-        assert cls.ramps == ramps  # type: ignore[attr-defined]
+        doc = families.document("point", params, "A test point.")
+        again = ControllerDocument.model_validate_json(doc.model_dump_json(by_alias=True))
+        cls = build(again.controller, "point")
+        assert issubclass(cls, ConfidenceMomentum) and cls.ramps == ramps

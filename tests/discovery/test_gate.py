@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tts_proxy.discovery.gate import SandboxLimits, check_file, static_problems
+from tts_proxy.controllers.gate import check_file, static_problems
+from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 
 GOOD = '''
 from tts_proxy.actions import Answer, Branch, Continue

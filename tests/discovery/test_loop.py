@@ -16,6 +16,7 @@ from tests.discovery.test_agent import endpoint, reply
 from tests.fakes import FakeModelServer, Script
 from tts_proxy.api.app import create_app
 from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.document import load_document
 from tts_proxy.discovery import families
 from tts_proxy.discovery.agent import AgentProposer
 from tts_proxy.discovery.curves import REPORT_BETAS, measure
@@ -71,7 +72,7 @@ def history(opts: DiscoverOptions) -> list[dict[str, object]]:
     return [json.loads(line) for line in opts.history_path.read_text().splitlines()]
 
 
-def test_parameter_search_alone_ships_a_gated_controller_and_a_report(tmp_path: Path) -> None:
+def test_parameter_search_alone_ships_a_controller_document_and_a_report(tmp_path: Path) -> None:
     split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
     opts = options(tmp_path)
     report = Discovery(split, opts).run()
@@ -80,9 +81,10 @@ def test_parameter_search_alone_ships_a_gated_controller_and_a_report(tmp_path: 
     # Stitched: the frontier of candidates and built-ins, shipped as it scored no lower on
     # the search set than the best single candidate.
     assert report["search"]["stitched_score"] >= report["search"]["finalists"][0]["dense_score"]
-    source = (opts.out / "found.py").read_text()
-    assert "(Stitched):" in source
-    assert "Discovered by `tts-proxy discover`" in source and "name = 'found'" in source
+    shipped = load_document(opts.out / "found.json")  # data, not code
+    assert shipped.name == "found" and shipped.controller.kind == "stitched"
+    assert "Discovered by `tts-proxy discover`" in shipped.description
+    assert shipped.calibrated is not None and shipped.calibrated.max_branches == opts.width
     assert (opts.reports / "found.png").stat().st_size > 0
     saved = json.loads((opts.reports / "found.json").read_text())
     assert set(saved["held_out"]["builtins"]) >= {"sc", "cmc", "probe_exit"}

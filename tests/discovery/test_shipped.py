@@ -1,6 +1,6 @@
 """The controller discovery shipped in ``controllers/`` is what its report says it is:
 re-measured on the held-out AIME24 environments, its curve and the verdict against the
-built-ins come out as reported, and it passes the proxy's gate."""
+built-ins come out as reported, and it is a data document (no code) that the proxy serves."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_file
-from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers import ControllerRegistry, Trust
 from tts_proxy.discovery.curves import Curve, compare, measure
 from tts_proxy.discovery.environments import Environment, load_environment
-from tts_proxy.discovery.gate import gate_for_proxy
 from tts_proxy.discovery.report import TOLERANCE_POINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "reports" / "discovered.json"
-FILE = ROOT / "controllers" / "discovered.py"
+FILE = ROOT / "controllers" / "discovered.json"
 
 
 def held_out(report: dict[str, object]) -> list[Environment]:
@@ -51,5 +50,7 @@ def test_the_shipped_controller_measures_as_reported() -> None:
 
 
 @pytest.mark.skipif(not FILE.exists(), reason="no discovered controller has been shipped")
-def test_the_shipped_file_passes_the_proxys_gate() -> None:
-    assert gate_for_proxy(FILE) is None
+def test_the_shipped_controller_is_data_that_the_proxy_serves() -> None:
+    registry = ControllerRegistry([FILE.parent])
+    (file,) = (f for f in registry.files if f.path == str(FILE))
+    assert file.trust is Trust.DATA and [c.name for c in file.controllers] == ["discovered"]

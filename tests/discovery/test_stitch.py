@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.discovery.conftest import write_environment
-from tts_proxy.controllers import load_controller_file
+from tts_proxy.controllers import ControllerRegistry, Trust
 from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.document import write_document
 from tts_proxy.controllers.probe_exit import ProbeExit
 from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.discovery import families, stitch
-from tts_proxy.discovery.gate import check_file
 from tts_proxy.discovery.loop import ANCHORS
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.importers import load_replay
@@ -143,7 +143,7 @@ def test_pieces_follow_the_knots_in_order_of_cost() -> None:
     assert stitched.piece_at(0.25) == (ConfidenceMomentum, 0.2)
 
 
-def test_a_stitched_controller_renders_passes_the_gate_and_spends_more_with_beta(
+def test_a_stitched_controller_ships_as_data_and_spends_more_with_beta(
     tmp_path: Path,
 ) -> None:
     data = write_environment(tmp_path / "model" / "bench.json", questions=4)
@@ -160,12 +160,13 @@ def test_a_stitched_controller_renders_passes_the_gate_and_spends_more_with_beta
     chosen = stitch.frontier(knots)
     assert len(chosen) >= 2
 
-    path = tmp_path / "stitched.py"
-    path.write_text(stitch.render("stitched", chosen, controllers, "Stitched for a test."))
-    result = check_file(path, data=[data])
-    assert result.ok, result.reason
-    (loaded,) = load_controller_file(path)  # the parts have no name: one controller
-    assert loaded.name == "stitched"
+    path = tmp_path / "shipped" / "stitched.json"
+    path.parent.mkdir()
+    write_document(path, stitch.document("stitched", chosen, controllers, "Stitched for a test."))
+    registry = ControllerRegistry([path.parent])
+    (file,) = registry.files
+    assert file.trust is Trust.DATA, file.reason  # the parts have no name: one controller
+    loaded = registry.get("stitched")
 
     at_knots = [
         evaluate(loaded, questions, beta, repeats=2).tokens_per_question

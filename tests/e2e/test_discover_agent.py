@@ -34,4 +34,5 @@ def test_the_loop_survives_smollm2_as_the_agent(vllm: EmbeddedVLLM, tmp_path: Pa
         assert p["status"] in {"ok", "rejected", "failed"}
         assert p["status"] == "ok" or p["reason"]
     assert report["search"]["agent"] == MODEL and report["search"]["agent_proposals"] == 2
-    assert (opts.out / "smol.py").exists()
+    shipped = opts.out / ("smol.py" if report["proposer"] == "agent" else "smol.json")
+    assert shipped.exists()  # a document unless the agent's own file won

@@ -44,7 +44,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
         process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(f"{url}/healthz", timeout=600)
+        deadline = time.monotonic() + 600
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                wait_until_healthy(f"{url}/healthz", timeout=5)
+                break
+            except TimeoutError:
+                continue
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
         tree = psutil.Process(process.pid).children(recursive=True)
         assert any("EngineCore" in p.name() for p in tree), [p.name() for p in tree]
         yield Served(process, url, tree, traces)

@@ -16,7 +16,7 @@ from tts_proxy.api.guard import Guard
 from tts_proxy.api.lag import sample_lag
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
-from tts_proxy.discovery.gate import gate_for_proxy
+from tts_proxy.controllers.trust import TrustList
 from tts_proxy.metrics import Metrics
 from tts_proxy.service import TTSService
 from tts_proxy.settings import Settings
@@ -58,7 +58,8 @@ def create_app(
     """An app serving ``backend``; the backend and the trace writer close with the app."""
     registry = registry or ControllerRegistry(
         [settings.controllers_dir] if settings.controllers_dir else [],
-        gate=gate_for_proxy if settings.gate_controllers else None,
+        trust=TrustList.read(settings.trusted_controllers_file),
+        untrusted=settings.untrusted_controllers,
     )
     metrics = Metrics(settings.savings_file)
     backend.observer = metrics.backend_call
@@ -82,6 +83,7 @@ def create_app(
         yield
         for task in tasks:
             task.cancel()
+        await asyncio.to_thread(registry.close)  # sandboxed controllers' workers
         await backend.close()
         if traces is not None:
             await asyncio.to_thread(traces.close)

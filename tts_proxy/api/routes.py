@@ -69,12 +69,14 @@ async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> 
     except TTSProxyError:
         service.metrics.requests.labels(PASSTHROUGH, model, "error").inc()
         raise
-    outcome = "ok" if upstream.status_code < 400 else "error"
-    service.metrics.requests.labels(PASSTHROUGH, model, outcome).inc()
-    if body.get("stream"):
+    failed = upstream.status_code >= 400
+    service.metrics.requests.labels(PASSTHROUGH, model, "error" if failed else "ok").inc()
+    if body.get("stream") and not failed:
         return StreamingResponse(
             upstream.body(), status_code=upstream.status_code, media_type=upstream.media_type
         )
+    # An error is relayed as the backend wrote it, as an ordinary response even when a
+    # stream was asked for: nothing was streamed yet, and clients read it as an API error.
     content = b"".join([part async for part in upstream.body()])
     return Response(content, status_code=upstream.status_code, media_type=upstream.media_type)
 

@@ -53,14 +53,19 @@ def translate_error(exc: Exception) -> TTSProxyError:
 
 
 class PassthroughResponse:
-    """A backend response forwarded as-is: status, headers and a byte stream."""
+    """A backend response forwarded as-is: status, content type and its bytes -- streamed as
+    they come, or (an error the SDK has already read) the body it read."""
 
-    def __init__(self, response: httpx2.Response) -> None:
+    def __init__(self, response: httpx2.Response, *, read: bool = False) -> None:
         self._response = response
+        self._read = read
         self.status_code = response.status_code
         self.media_type = response.headers.get("content-type", "application/json")
 
     async def body(self) -> AsyncIterator[bytes]:
+        if self._read:
+            yield self._response.content
+            return
         try:
             async for chunk in self._response.aiter_raw():
                 yield chunk
@@ -168,9 +173,9 @@ class VLLMBackend:
         """Forward a request body unchanged; the response streams back as it comes."""
         try:
             response = await self.client.post(path, cast_to=httpx2.Response, body=body, stream=True)
-        except openai.APIStatusError as exc:
+        except openai.APIStatusError as exc:  # the SDK has read the error body already
             self.observe("passthrough", exc.status_code < 500)
-            return PassthroughResponse(exc.response)
+            return PassthroughResponse(exc.response, read=True)
         except openai.OpenAIError as exc:
             self.observe("passthrough", False)
             raise translate_error(exc) from exc

@@ -1,29 +1,44 @@
 """Controllers, one per file, found by name.
 
-The registry loads every module of this package and every ``*.py`` in the extra directories
-it is given (where discovery writes new controllers). A module contributes each
-``Controller`` subclass it defines that has a ``name``. With a ``gate`` (the proxy passes
-``tts_proxy.discovery.gate``), an extra file is imported only once the gate has passed it;
-verdicts are kept per file version, so an unchanged file is not checked again.
+The registry serves the built-ins (every controller module of this package) and what the
+extra directories hold (where discovery writes):
+
+- ``*.json``: controller documents (``document``) -- data, interpreted by built-in code;
+- ``*.py`` whose SHA-256 is in the operator's trust list (``trust``): imported in process;
+- any other ``*.py``: code the project did not write. It passes the gate (``gate``: a lint,
+  then a run in the OS sandbox) and is then served from a sandboxed worker (``remote``), or,
+  with ``untrusted="refuse"``, not at all.
+
+Verdicts are kept per file version (path, mtime, size), so an unchanged file is not checked
+again; each file's verdict (``files``) says how it is served, or why it is not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-import importlib.util
 import inspect
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Literal
 
 from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.controllers.trust import Trust, TrustList
 from tts_proxy.errors import ControllerLoadError, UnknownControllerError
 
-__all__ = ["Controller", "ControllerRegistry", "Limits"]
+if TYPE_CHECKING:
+    from tts_proxy.controllers.gate import GateResult
 
-_NOT_CONTROLLERS = {"base"}
+__all__ = ["Controller", "ControllerFile", "ControllerRegistry", "Limits", "Trust"]
+
+# Modules of this package that are machinery, not controllers.
+_NOT_CONTROLLERS = {
+    "base", "document", "gate", "isolated", "remote", "sandbox", "stitched", "trust", "wire",
+}  # fmt: skip
 
 
 def _controllers_in(module: ModuleType) -> list[type[Controller]]:
@@ -38,45 +53,104 @@ def _controllers_in(module: ModuleType) -> list[type[Controller]]:
     ]
 
 
-def load_controller_file(path: Path) -> list[type[Controller]]:
-    """Import one controller file and return the controllers it defines."""
-    module_name = f"tts_proxy_ext_{path.stem}_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ControllerLoadError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise ControllerLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    found = _controllers_in(module)
-    if not found:
-        raise ControllerLoadError(f"{path} defines no Controller subclass with a name")
+def builtin_controllers() -> dict[str, type[Controller]]:
+    """The project's own controllers, by name."""
+    found: dict[str, type[Controller]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _NOT_CONTROLLERS:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            found |= {cls.name: cls for cls in _controllers_in(module)}
     return found
 
 
+def controllers_in_source(source: str, filename: str) -> list[type[Controller]]:
+    """Run a controller file's source as a module; the controllers it defines. Only for code
+    that is trusted, or inside the sandbox (``isolated``): running it runs whatever it does."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    module_name = f"tts_proxy_ext_{Path(filename).stem}_{digest}"
+    module = ModuleType(module_name)
+    module.__file__ = filename
+    try:
+        sys.modules[module_name] = module
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ControllerLoadError(f"{filename}: {type(exc).__name__}: {exc}") from exc
+    found = _controllers_in(module)
+    if not found:
+        raise ControllerLoadError(f"{filename} defines no Controller subclass with a name")
+    return found
+
+
+def load_controller_file(path: Path) -> list[type[Controller]]:
+    """Import one (trusted) controller file and return the controllers it defines."""
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ControllerLoadError(f"cannot read {path}: {exc}") from exc
+    return controllers_in_source(source, str(path))
+
+
 FileVersion = tuple[str, int, int]  # path, mtime in ns, size
-Gate = Callable[[Path], str | None]  # a file -> why it is refused, or None
+Gate = Callable[[Path], "GateResult"]  # a file -> the gate's verdict
+Untrusted = Literal["sandbox", "refuse"]
+
+
+@dataclass
+class ControllerFile:
+    """One extra file: how it is served (``trust``), what it serves, or why it is refused."""
+
+    path: str
+    trust: Trust
+    controllers: list[type[Controller]] = field(default_factory=list)
+    reason: str | None = None
+
+    def close(self) -> None:
+        """Stop what serves it (a sandboxed worker), if anything."""
+        from tts_proxy.controllers.remote import RemoteController
+
+        for cls in self.controllers:
+            if issubclass(cls, RemoteController):
+                cls.sandboxed.kill()
+
+
+def _gate(path: Path) -> GateResult:
+    from tts_proxy.controllers.gate import check_file
+
+    return check_file(path)
 
 
 class ControllerRegistry:
     """Controllers by name: the built-ins plus the files in ``extra_dirs``."""
 
-    def __init__(self, extra_dirs: Sequence[Path] = (), gate: Gate | None = None) -> None:
+    def __init__(
+        self,
+        extra_dirs: Sequence[Path] = (),
+        *,
+        trust: TrustList | None = None,
+        untrusted: Untrusted = "sandbox",
+        gate: Gate = _gate,
+    ) -> None:
         self.extra_dirs = [Path(d) for d in extra_dirs]
+        self.trust = trust or TrustList()
+        self.untrusted = untrusted
         self.gate = gate
-        self.errors: dict[str, str] = {}
-        self._by_name: dict[str, type[Controller]] = {}
-        self._verdicts: dict[FileVersion, str | None] = {}
+        self.files: list[ControllerFile] = []
+        self._builtins = builtin_controllers()
+        self._by_name: dict[str, type[Controller]] = dict(self._builtins)
+        self._by_version: dict[FileVersion, ControllerFile] = {}
         self.reload()
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Refused files and why."""
+        return {f.path: f.reason or "refused" for f in self.files if f.trust is Trust.REFUSED}
 
     def versions(self) -> list[FileVersion]:
         """The extra files as they are now: a change here means a reload is due."""
         out = []
         for directory in self.extra_dirs:
-            for path in sorted(directory.glob("*.py")):
+            for path in sorted([*directory.glob("*.py"), *directory.glob("*.json")]):
                 try:
                     st = path.stat()
                 except OSError:
@@ -84,37 +158,61 @@ class ControllerRegistry:
                 out.append((str(path), st.st_mtime_ns, st.st_size))
         return out
 
-    def _refusal(self, version: FileVersion) -> str | None:
-        if self.gate is None:
-            return None
-        if version not in self._verdicts:
-            self._verdicts[version] = self.gate(Path(version[0]))
-        return self._verdicts[version]
-
     def reload(self) -> None:
-        """Load the built-ins and every extra file again; broken files are kept in ``errors``."""
-        found: dict[str, type[Controller]] = {}
-        for info in pkgutil.iter_modules(__path__):
-            if info.name not in _NOT_CONTROLLERS:
-                module = importlib.import_module(f"{__name__}.{info.name}")
-                for cls in _controllers_in(module):
-                    found[cls.name] = cls
-        errors: dict[str, str] = {}
-        builtins = set(found)
-        for version in self.versions():
-            path = Path(version[0])
-            refusal = self._refusal(version)
-            if refusal is not None:
-                errors[str(path)] = f"refused by the gate: {refusal}"
+        """Read the extra directories again: new or changed files get a verdict, files that
+        are gone stop being served (their sandboxed workers stop)."""
+        versions = self.versions()
+        by_version = {v: self._by_version.get(v) or self._judge(Path(v[0])) for v in versions}
+        for version, old in self._by_version.items():
+            if version not in by_version:
+                old.close()
+        found = dict(self._builtins)
+        for file in by_version.values():
+            taken = [c.name for c in file.controllers if c.name in found]
+            if taken:
+                file.close()
+                file.trust, file.controllers = Trust.REFUSED, []
+                file.reason = f"{file.path}: {', '.join(map(repr, taken))} is already served"
                 continue
+            found |= {c.name: c for c in file.controllers}
+        self._by_version, self.files, self._by_name = by_version, list(by_version.values()), found
+
+    def _judge(self, path: Path) -> ControllerFile:
+        if path.suffix == ".json":
+            return self._document(path)
+        try:
+            trusted = self.trust.trusts(path)
+        except OSError as exc:
+            return ControllerFile(str(path), Trust.REFUSED, reason=f"unreadable: {exc}")
+        if trusted:
             try:
-                for cls in load_controller_file(path):
-                    if cls.name in builtins:
-                        raise ControllerLoadError(f"{path}: {cls.name!r} is a built-in's name")
-                    found[cls.name] = cls
+                return ControllerFile(str(path), Trust.TRUSTED, load_controller_file(path))
             except ControllerLoadError as exc:
-                errors[str(path)] = exc.message
-        self._by_name, self.errors = found, errors
+                return ControllerFile(str(path), Trust.REFUSED, reason=exc.message)
+        if self.untrusted == "refuse":
+            why = "not in the trust list (untrusted files are refused)"
+            return ControllerFile(str(path), Trust.REFUSED, reason=why)
+        return self._sandboxed(path)
+
+    def _document(self, path: Path) -> ControllerFile:
+        from tts_proxy.controllers.document import build, load_document
+
+        try:
+            doc = load_document(path)
+        except ControllerLoadError as exc:
+            return ControllerFile(str(path), Trust.REFUSED, reason=exc.message)
+        return ControllerFile(str(path), Trust.DATA, [build(doc.controller, doc.name)])
+
+    def _sandboxed(self, path: Path) -> ControllerFile:
+        from tts_proxy.controllers.remote import SandboxedFile, remote_class
+
+        verdict = self.gate(path)
+        if not verdict.ok:
+            return ControllerFile(str(path), Trust.REFUSED,
+                                  reason=f"refused by the gate: {verdict.reason}")  # fmt: skip
+        name = str(verdict.report["controller"])  # as the sandboxed run found it
+        served = remote_class(name, SandboxedFile(path.read_text(), path.name))
+        return ControllerFile(str(path), Trust.SANDBOXED, [served])
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
@@ -130,3 +228,8 @@ class ControllerRegistry:
                 f"unknown controller {name!r}; available: {', '.join(self.names())}",
                 param="tts.controller",
             ) from None
+
+    def close(self) -> None:
+        """Stop every sandboxed worker."""
+        for file in self.files:
+            file.close()

@@ -46,6 +46,21 @@ class Controller(abc.ABC):
         """The answer when the search ends without an explicit one: majority vote."""
         return majority_answer(view)
 
+    # The engine calls these: a controller served from the sandbox (``remote``) answers over
+    # a pipe, and the event loop must not wait on it. In-process controllers need not care.
+
+    async def adecide(self, view: View) -> Sequence[Action]:
+        """``decide``, awaited."""
+        return self.decide(view)
+
+    async def aaggregate(self, view: View) -> str | None:
+        """``aggregate``, awaited."""
+        return self.aggregate(view)
+
+    async def finish(self) -> None:
+        """Called once when the search has ended, however it ended."""
+        return None
+
 
 def majority_answer(view: View) -> str | None:
     """Majority of the finished branches' answers, else of every branch's latest probe."""

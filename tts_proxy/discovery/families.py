@@ -1,5 +1,5 @@
 """The parameter-search space: CMC's ramps (``controllers/cmc.py``), and how a point in it
-becomes a controller class (to evaluate in process) or a controller file (to ship).
+becomes a controller class (to evaluate in process) or a controller document (to ship).
 
 Every ramp is sampled so that it spends more with beta by construction: for a setting where a
 larger value spends more, ``hi = lo + spread * (upper - lo)`` with ``spread`` in [0, 1] (and
@@ -16,6 +16,7 @@ import optuna
 
 from tts_proxy.controllers.base import Ramp
 from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
+from tts_proxy.controllers.document import ControllerDocument, spec_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,32 +104,8 @@ def controller_class(name: str, params: dict[str, Any]) -> type[ConfidenceMoment
     return type(name, (ConfidenceMomentum,), {"name": name, "ramps": ramps(params)})
 
 
-def ramp_source(ramp: Ramp) -> str:
-    """``Ramp(...)`` as it is written in a controller file."""
-    extra = ", geometric=True" if ramp.geometric else ""
-    extra += f", onset={ramp.onset!r}" if ramp.onset else ""
-    extra += f", until={ramp.until!r}" if ramp.until != 1.0 else ""
-    return f"Ramp({ramp.lo!r}, {ramp.hi!r}{extra})"
-
-
-def ramps_source(ramps: dict[str, Ramp], indent: str) -> list[str]:
-    """The lines of a ramps dict literal's body."""
-    return [f"{indent}{key!r}: {ramp_source(ramp)}," for key, ramp in ramps.items()]
-
-
-def file_head(header: str) -> list[str]:
-    """The first lines of a generated controller file: its docstring and common imports."""
-    return [f'"""{header.strip()}\n"""', "", "from __future__ import annotations", "",
-            "from typing import ClassVar", ""]  # fmt: skip
-
-
-def render(name: str, params: dict[str, Any], header: str) -> str:
-    """The controller file for a point: a CMC subclass that changes only its ramps."""
-    lines = file_head(header)
-    lines += ["from tts_proxy.controllers.base import Ramp"]
-    lines += ["from tts_proxy.controllers.cmc import ConfidenceMomentum", "", ""]
-    lines += ["class Discovered(ConfidenceMomentum):"]
-    lines += [f"    name = {name!r}", "    ramps: ClassVar[dict[str, Ramp]] = {"]
-    lines += ramps_source(ramps(params), " " * 8)
-    lines += ["    }", ""]
-    return "\n".join(lines)
+def document(name: str, params: dict[str, Any], description: str) -> ControllerDocument:
+    """The controller document for a point: the built-in CMC with the point's ramps."""
+    return ControllerDocument(
+        name=name, description=description, controller=spec_of(controller_class(name, params))
+    )

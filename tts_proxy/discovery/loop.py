@@ -29,6 +29,9 @@ import optuna
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
+from tts_proxy.controllers.document import Calibration, build, write_document
+from tts_proxy.controllers.gate import check_file
+from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, stitch
 from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer, Candidate
 from tts_proxy.discovery.curves import (
@@ -41,7 +44,6 @@ from tts_proxy.discovery.curves import (
     score,
 )
 from tts_proxy.discovery.environments import Environment, Split
-from tts_proxy.discovery.gate import SandboxLimits, check_file
 from tts_proxy.discovery.report import comparison, plot, write_report
 
 log = logging.getLogger("tts_proxy.discovery")
@@ -66,7 +68,7 @@ class DiscoverOptions:
     budget_minutes: float | None = None
     history: Path | None = None
     sandbox: SandboxLimits = field(
-        default_factory=lambda: SandboxLimits(cpu_seconds=600, wall_seconds=900)
+        default_factory=lambda: SandboxLimits(3 << 30, cpu_seconds=600, wall_seconds=900)
     )
 
     @property
@@ -263,8 +265,13 @@ class Discovery:
 
     def _source_of(self, c: dict[str, Any]) -> str:
         if c["proposer"] == "tpe":
-            return families.render(f"candidate_{c['id']}", c["params"], "A parameter-search point.")
+            doc = families.document(f"candidate_{c['id']}", c["params"], "A search point.")
+            return doc.model_dump_json(by_alias=True, indent=1)
         return str(c.get("source", ""))
+
+    def _chunk_tokens(self) -> int:
+        """The chunk the search set was recorded at (its replay's probe spacing)."""
+        return self.split.search[0].questions[0].chunk_tokens
 
     def _agent_proposal(self, refs: dict[str, Curve], round_: int) -> None:
         assert self.agent is not None
@@ -419,28 +426,35 @@ class Discovery:
         stitched_score = self._stitched_score(knots, controllers, refs)
         stitched = stitched_score is not None and stitched_score >= best["final_score"]
         header = self._header(best, len(candidates), agent_tries, knots if stitched else ())
-        path = o.out / f"{o.name}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if stitched:
-            path.write_text(stitch.render(o.name, knots, controllers, header))
-        elif best["proposer"] == "tpe":
-            path.write_text(families.render(o.name, best["params"], header))
-        else:
+        o.out.mkdir(parents=True, exist_ok=True)
+        # A stitched controller is also measured at its knots, its natural operating points.
+        betas = sorted(set(REPORT_BETAS) | set(stitch.positions(knots) if stitched else ()))
+        calibrated = Calibration(max_branches=o.width, chunk_tokens=self._chunk_tokens())
+        if stitched or best["proposer"] == "tpe":
+            if stitched:
+                doc = stitch.document(o.name, knots, controllers, header, calibrated)
+            else:
+                doc = families.document(o.name, best["params"], header)
+                doc = doc.model_copy(update={"calibrated": calibrated})
+            path = o.out / f"{o.name}.json"
+            write_document(path, doc)
+            candidate = measure(build(doc.controller, o.name), self.split.held_out, betas,
+                                repeats=o.report_repeats, seed=o.seed, width=o.width)  # fmt: skip
+        else:  # an agent's file: code, so measured (and later served) only in the sandbox
+            path = o.out / f"{o.name}.py"
             source = str(best["source"]).replace(repr(best["controller"]), repr(o.name))
             source = source.replace(f'"{best["controller"]}"', repr(o.name))
             path.write_text(f'"""{header}"""\n\n{source}')
-        # A stitched controller is also measured at its knots, its natural operating points.
-        betas = sorted(set(REPORT_BETAS) | set(stitch.positions(knots) if stitched else ()))
-        held_out = check_file(
-            path,
-            data=[self.split.search[0].path],
-            evaluate=self._evaluation(self.split.held_out, betas, o.report_repeats),
-            limits=o.sandbox,
-        )
-        if not held_out.ok:
-            path.unlink()
-            raise ValueError(f"the winner failed the gate when shipped: {held_out.reason}")
-        candidate = Curve.from_json(held_out.report["curve"])
+            held_out = check_file(
+                path,
+                data=[self.split.search[0].path],
+                evaluate=self._evaluation(self.split.held_out, betas, o.report_repeats),
+                limits=o.sandbox,
+            )
+            if not held_out.ok:
+                path.unlink()
+                raise ValueError(f"the winner failed the gate when shipped: {held_out.reason}")
+            candidate = Curve.from_json(held_out.report["curve"])
         builtins = {
             name: measure(
                 self.registry.get(name),

@@ -17,9 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tts_proxy.controllers.base import Controller
-from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.document import Calibration, ControllerDocument, spec_of
 from tts_proxy.controllers.stitched import Piece, Stitched
-from tts_proxy.discovery.families import file_head, ramps_source
 
 Source = int | str  # a search candidate's id, or a built-in's name
 
@@ -268,41 +267,15 @@ def controller_class(
     return type(name, (Stitched,), {"name": name, "pieces": pieces(knots, controllers)})
 
 
-def render(
-    name: str, knots: Sequence[Knot], controllers: Mapping[Source, type[Controller]], header: str
-) -> str:
-    """The controller file: the built-ins it follows imported, each searched candidate (a CMC
-    setting) written once as a nameless CMC subclass -- a part, not served on its own -- then
-    the pieces."""
-    used = list(dict.fromkeys(k.candidate for k in knots))
-    class_names: dict[Source, str] = {}
-    imports = {Stitched.__module__: f"{Piece.__name__}, {Stitched.__name__}"}
-    parts: list[str] = []
-    for source in used:
-        cls = controllers[source]
-        if isinstance(source, str):
-            imports[cls.__module__] = class_names[source] = cls.__name__
-            continue
-        if not issubclass(cls, ConfidenceMomentum):
-            raise TypeError(f"candidate {source} is not a CMC setting; only those are written")
-        class_names[source] = f"Candidate{source}"
-        imports[ConfidenceMomentum.__module__] = ConfidenceMomentum.__name__
-        parts += ["", "", f"class Candidate{source}(ConfidenceMomentum):"]
-        parts += ['    name = ""  # a part of the stitched controller only']
-        parts += ["    ramps: ClassVar[dict[str, Ramp]] = {"]
-        parts += ramps_source(cls.ramps, " " * 8)
-        parts += ["    }"]
-    if parts:
-        imports["tts_proxy.controllers.base"] = "Ramp"
-    lines = file_head(header)
-    lines += [f"from {module} import {names}" for module, names in sorted(imports.items())]
-    lines += parts
-    lines += ["", "", "class Discovered(Stitched):"]
-    lines += [f"    name = {name!r}", "    pieces: ClassVar[tuple[Piece, ...]] = ("]
-    for p in pieces(knots, controllers):
-        source = next(s for s in used if controllers[s] is p.controller)
-        lines.append(
-            f"        Piece({p.start!r}, {p.end!r}, {class_names[source]}, {p.lo!r}, {p.hi!r}),"
-        )
-    lines += ["    )", ""]
-    return "\n".join(lines)
+def document(
+    name: str,
+    knots: Sequence[Knot],
+    controllers: Mapping[Source, type[Controller]],
+    description: str,
+    calibrated: Calibration | None = None,
+) -> ControllerDocument:
+    """The shipped controller document: the pieces, each a built-in or a searched CMC setting."""
+    cls = controller_class(name, knots, controllers)
+    return ControllerDocument(
+        name=name, description=description, calibrated=calibrated, controller=spec_of(cls)
+    )

@@ -9,8 +9,8 @@ stops COMMAND's whole process group: SIGTERM, then SIGKILL after ``--grace`` sec
 the same on SIGTERM or SIGINT sent to it alone (it runs in a session of its own too, so the
 signals a terminal or ``kill -- -PGID`` send to the proxy's group leave it to the proxy, which
 drains its requests before it lets go of the lifeline), and exits when COMMAND exits, with its
-status (0 when it stopped COMMAND). Should the watchdog itself be killed, the kernel sends COMMAND a SIGTERM
-(``PR_SET_PDEATHSIG``).
+status (0 when it stopped COMMAND). Should the watchdog itself be killed, the kernel sends
+COMMAND a SIGTERM (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations

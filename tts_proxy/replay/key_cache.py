@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from tts_proxy.answers.keys import compute_keys
 from tts_proxy.embedded.model import cache_dir
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 
+log = logging.getLogger(__name__)
+
 
 class _Stored:
     """What the cache file held when last read or written (to write only when it grows)."""
@@ -34,7 +37,8 @@ class _Stored:
     loaded: ClassVar[bool] = False
 
 
-def _cache_file() -> Path:
+def cache_file() -> Path:
+    """Where this machine keeps the keys and grades (named after what they depend on)."""
     digest = hashlib.sha256(importlib.metadata.version("math-verify").encode())
     for source in sorted(Path(answers.__file__).parent.glob("*.py")):
         digest.update(source.name.encode() + source.read_bytes())
@@ -45,7 +49,7 @@ def _load() -> None:
     if _Stored.loaded:
         return
     try:
-        stored = json.loads(_cache_file().read_text())
+        stored = json.loads(cache_file().read_text())
         keys = dict(stored["keys"])
         grades = {(str(a), str(g)): bool(ok) for a, g, ok in stored["grades"]}
     except (OSError, ValueError, KeyError, TypeError):
@@ -56,13 +60,16 @@ def _load() -> None:
 
 
 def _write(keys: dict[str, str], grades: dict[tuple[str, str], bool]) -> None:
-    path = _cache_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    rows = [[a, g, ok] for (a, g), ok in grades.items()]
-    tmp.write_text(json.dumps({"keys": keys, "grades": rows}))
-    tmp.replace(path)  # atomic: concurrent writers leave one whole file
     _Stored.keys, _Stored.grades = keys, grades
+    path = cache_file()
+    rows = [[a, g, ok] for (a, g), ok in grades.items()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"keys": keys, "grades": rows}))
+        tmp.replace(path)  # atomic: concurrent writers leave one whole file
+    except OSError as exc:  # a read-only cache (the sandbox): computed again next time
+        log.warning("answer key cache not written (%s)", exc)
 
 
 def _recorded(branch: RecordedBranch) -> Iterable[str]:

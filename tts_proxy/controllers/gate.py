@@ -1,14 +1,14 @@
-"""The gate every generated controller file passes before it runs anywhere.
+"""The gate an untrusted controller file passes before it is served or measured.
 
-1. Static check of the source: it parses; it imports only the controller API and a few
-   standard-library modules; it names no file, network, process or introspection builtin
-   (``open``, ``eval``, ``exec``, ``__import__``, ``getattr`` ...) and touches no dunder
-   attribute other than ``__init__``.
-2. Sandboxed run (``tts_proxy.discovery.sandbox`` in a child process, under CPU-time and
-   address-space limits and a wall-clock timeout): the file is imported, its controller is
-   found, its cost is checked to grow with beta on a few questions, and -- when asked -- its
-   accuracy-tokens curve is measured. A file that loops, allocates without bound or raises
-   is reported with the reason, never run in the caller's process.
+1. A lint of the source: it parses, and it names no module or builtin that reaches the
+   system (``os``, ``open``, ``eval``, dunder attributes ...). This refuses the obvious cheaply;
+   it is *not* what contains a file -- no allow-list can contain Python.
+2. A run in the OS sandbox (``sandbox``: bubblewrap, seccomp, resource limits, a wall-time
+   limit): the file is loaded there, its controller found, its cost checked to grow with beta
+   on a few questions, and -- when asked -- its accuracy-tokens curve measured. Whatever the
+   file does, it does there: the report comes back on a pipe.
+
+Files the operator trusts (``trust``) and data documents (``document``) skip the sandbox.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tts_proxy.controllers.sandbox import LAUNCH_ENV, Limits, SandboxUnavailable, command
 
 STDLIB_ALLOWED = frozenset(
     {
@@ -38,51 +39,19 @@ STDLIB_ALLOWED = frozenset(
 API_ALLOWED = frozenset(
     {"tts_proxy.actions", "tts_proxy.state", "tts_proxy.answers", "tts_proxy.controllers.base"}
 )
-# Built-in controllers may be subclassed (parameter search writes CMC subclasses).
+# Built-in controllers may be subclassed.
 FAMILY_PREFIX = "tts_proxy.controllers."
 FORBIDDEN_NAMES = frozenset(
     {
-        "open",
-        "eval",
-        "exec",
-        "compile",
-        "__import__",
-        "globals",
-        "locals",
-        "vars",
-        "getattr",
-        "setattr",
-        "delattr",
-        "input",
-        "breakpoint",
-        "exit",
-        "quit",
-        "memoryview",
-        "help",
-        "__builtins__",
-        "__loader__",
-        "__spec__",
-        "importlib",
-        "os",
-        "sys",
-        "subprocess",
-        "socket",
-        "shutil",
-        "pathlib",
-        "ctypes",
-        "signal",
-        "threading",
-        "multiprocessing",
+        "open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr",
+        "setattr", "delattr", "input", "breakpoint", "exit", "quit", "memoryview", "help",
+        "__builtins__", "__loader__", "__spec__", "importlib", "os", "sys", "subprocess",
+        "socket", "shutil", "pathlib", "ctypes", "signal", "threading", "multiprocessing",
     }
-)
+)  # fmt: skip
 ALLOWED_DUNDERS = frozenset({"__init__", "__future__"})
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxLimits:
-    cpu_seconds: int = 120
-    memory_bytes: int = 3 << 30
-    wall_seconds: float = 180.0
+# The gate's own run: short, and small.
+GATE_LIMITS = Limits(memory_bytes=2 << 30, cpu_seconds=60, wall_seconds=120)
 
 
 @dataclass(slots=True)
@@ -108,7 +77,7 @@ def _module_allowed(name: str) -> bool:
 
 
 def static_problems(source: str) -> list[str]:
-    """Everything wrong with ``source`` that can be seen without running it."""
+    """Everything the lint finds wrong with ``source`` (see the module's docstring)."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
@@ -143,51 +112,69 @@ def check_file(
     *,
     data: Sequence[Path] = (),
     evaluate: dict[str, Any] | None = None,
-    limits: SandboxLimits = SandboxLimits(),
+    limits: Limits = GATE_LIMITS,
+    lint: bool = True,
 ) -> GateResult:
-    """Static check, then the sandboxed import, monotone check and (optional) evaluation.
+    """Lint (unless ``lint=False``), then the sandboxed load, monotone check and (optional)
+    evaluation of a controller file.
 
     ``data``: replay files for the monotone check (synthetic questions when empty);
-    ``evaluate``: a curve to measure in the sandbox (see ``sandbox.Task``).
+    ``evaluate``: a curve to measure (``isolated.check``'s ``evaluate`` task). The files they
+    name are readable in the sandbox; their answer keys must be cached already (the caller
+    loaded them), since the sandbox cannot write the cache.
     """
     try:
         source = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         return GateResult(False, [f"unreadable: {exc}"])
-    problems = static_problems(source)
+    problems = static_problems(source) if lint else []
     if problems:
         return GateResult(False, problems)
+    paths = [Path(p) for p in data]
+    if evaluate:
+        paths += [Path(e["path"]) for e in evaluate["environments"]]
     task = {
-        "file": str(path.resolve()),
-        "data": [str(p) for p in data],
+        "source": source,
+        "filename": path.name,
+        "data": [str(p.resolve()) for p in data],
         "evaluate": evaluate,
-        "cpu_seconds": limits.cpu_seconds,
         "memory_bytes": limits.memory_bytes,
+        "cpu_seconds": limits.cpu_seconds,
     }
-    return run_sandbox(task, limits.wall_seconds)
+    return run_check(task, limits.wall_seconds, readable=paths)
 
 
-def run_sandbox(task: dict[str, Any], wall_seconds: float) -> GateResult:
-    """Run one sandbox task in a child process; its last stdout line is its JSON report."""
+def run_check(task: dict[str, Any], wall_seconds: float, *, readable: Sequence[Path]) -> GateResult:
+    """Run one check task in the sandbox; its last stdout line is its JSON report."""
+    from tts_proxy.replay.key_cache import cache_file
+
+    keys = cache_file()
+    try:
+        argv = command(["-m", "tts_proxy.controllers.isolated", "check"],
+                       readable=[*readable, *([keys] if keys.exists() else [])])  # fmt: skip
+    except SandboxUnavailable as exc:
+        return GateResult(False, [str(exc)])
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tts_proxy.discovery.sandbox"],
-            input=json.dumps(task),
-            capture_output=True,
-            text=True,
-            timeout=wall_seconds,
-        )
+            argv, input=json.dumps(task | {"key_cache": str(keys)}), capture_output=True,
+            text=True, timeout=wall_seconds, env=LAUNCH_ENV,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         return GateResult(False, [f"timed out after {wall_seconds:g} s of wall time"])
+    return _verdict(done)
+
+
+def _verdict(done: subprocess.CompletedProcess[str]) -> GateResult:
     lines = done.stdout.strip().splitlines()
     try:
         report = json.loads(lines[-1]) if lines else None
     except ValueError:
         report = None
     if not isinstance(report, dict):
-        if done.returncode < 0:
-            why = f"killed by signal {-done.returncode}"
-            if -done.returncode in (9, 24):  # SIGKILL, SIGXCPU: the limits at work
+        if done.returncode < 0 or done.returncode > 128:
+            signum = -done.returncode if done.returncode < 0 else done.returncode - 128
+            why = f"killed by signal {signum}"
+            if signum in (9, 24):  # SIGKILL, SIGXCPU: the limits at work
                 why += " (CPU-time or memory limit)"
         else:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -195,13 +182,3 @@ def run_sandbox(task: dict[str, Any], wall_seconds: float) -> GateResult:
         return GateResult(False, [why])
     reasons = [str(r) for r in report.get("reasons", [])]
     return GateResult(bool(report.get("ok")) and not reasons, reasons, report)
-
-
-PROXY_LIMITS = SandboxLimits(cpu_seconds=60, memory_bytes=3 << 30, wall_seconds=120)
-
-
-def gate_for_proxy(path: Path) -> str | None:
-    """The gate as the proxy applies it to a file it is about to load: why it is refused, or
-    None. No recorded data is needed: the monotone check runs on synthetic questions."""
-    result = check_file(path, limits=PROXY_LIMITS)
-    return None if result.ok else result.reason

@@ -1,0 +1,107 @@
+"""Controller documents: data checked against the families' schemas, built by built-in code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tts_proxy.controllers import ControllerRegistry, Trust
+from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.document import (
+    ControllerDocument,
+    FamilySpec,
+    build,
+    load_document,
+    spec_of,
+    write_document,
+)
+from tts_proxy.controllers.probe_exit import ProbeExit
+from tts_proxy.controllers.stitched import Stitched
+from tts_proxy.errors import ControllerLoadError
+
+CMC_RAMPS = {k: {"lo": r.lo, "hi": r.hi, "geometric": r.geometric}
+             for k, r in ConfidenceMomentum.ramps.items()}  # fmt: skip
+
+
+def stitched(pieces: list[dict[str, object]]) -> dict[str, object]:
+    return {"schema": "tts-controller/1", "name": "mine",
+            "controller": {"kind": "stitched", "pieces": pieces}}  # fmt: skip
+
+
+GOOD = stitched([
+    {"start": 0.0, "end": 0.5, "lo": 0.0, "hi": 1.0,
+     "controller": {"kind": "family", "family": "probe_exit"}},
+    {"start": 0.5, "end": 1.0, "lo": 0.0, "hi": 1.0,
+     "controller": {"kind": "family", "family": "cmc", "ramps": CMC_RAMPS}},
+])  # fmt: skip
+
+
+def test_a_document_builds_the_controller_it_describes(tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(GOOD))
+    doc = load_document(path)
+    cls = build(doc.controller, doc.name)
+    assert issubclass(cls, Stitched) and cls.name == "mine"
+    assert cls.piece_at(0.25) == (ProbeExit, 0.5)
+    inner, beta = cls.piece_at(0.75)
+    assert issubclass(inner, ConfidenceMomentum) and inner.ramps == ConfidenceMomentum.ramps
+    assert beta == 0.5
+
+
+def test_spec_of_is_builds_inverse(tmp_path: Path) -> None:
+    spec = load_document_from(tmp_path, GOOD).controller
+    assert spec_of(build(spec, "mine")) == spec
+    path = tmp_path / "round.json"
+    write_document(path, ControllerDocument(name="mine", controller=spec))
+    assert load_document(path).controller == spec
+
+
+def load_document_from(tmp_path: Path, data: dict[str, object]) -> ControllerDocument:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(data))
+    return load_document(path)
+
+
+def one_piece(controller: dict[str, object], end: float = 1.0) -> dict[str, object]:
+    return stitched([{"start": 0.0, "end": end, "lo": 0.0, "hi": 1.0, "controller": controller}])
+
+
+def spending_less() -> dict[str, object]:
+    ramps = CMC_RAMPS | {"max_width": {"lo": 48, "hi": 8}}
+    return one_piece({"kind": "family", "family": "cmc", "ramps": ramps})
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (spending_less(), "spends less as beta grows"),
+        (one_piece({"kind": "family", "family": "sc"}, end=0.4), "cover beta"),
+        (GOOD | {"name": "Not A Name"}, "name"),
+        (GOOD | {"code": "import os"}, "code"),
+        ({**GOOD, "controller": {"kind": "family", "family": "os.system"}}, "family"),
+        ({**GOOD, "controller": {"kind": "family", "family": "sc", "ramps": CMC_RAMPS}}, "ramps"),
+        ({**GOOD, "schema": "tts-controller/9"}, "schema"),
+    ],
+)
+def test_a_document_outside_the_schema_is_refused_with_the_reason(
+    tmp_path: Path, data: dict[str, object], why: str
+) -> None:
+    with pytest.raises(ControllerLoadError) as info:
+        load_document_from(tmp_path, data)
+    assert why in info.value.message
+
+
+def test_the_registry_serves_documents_as_data_and_refuses_broken_ones(tmp_path: Path) -> None:
+    (tmp_path / "mine.json").write_text(json.dumps(GOOD))
+    (tmp_path / "broken.json").write_text("{not json")
+    registry = ControllerRegistry([tmp_path])
+    trust = {Path(f.path).name: f.trust for f in registry.files}
+    assert trust == {"mine.json": Trust.DATA, "broken.json": Trust.REFUSED}
+    assert "mine" in registry
+
+
+def test_a_builtin_family_is_the_builtin_itself() -> None:
+    assert build(FamilySpec(family="probe_exit")) is ProbeExit
+    assert spec_of(ProbeExit) == FamilySpec(family="probe_exit")

@@ -1,0 +1,194 @@
+"""Controllers as data: what discovery ships is a JSON document that built-in code interprets.
+
+A document (``tts-controller/1``) names one built-in family -- with its settings, for the
+family that has settings to search (``cmc``'s ramps) -- or composes controllers: ``stitched``
+runs one beta knob through pieces of other controllers (``controllers.stitched``). Loading a
+document runs nothing of it: pydantic checks it against the families' schemas (every ramp
+must spend more with beta, the pieces must tile [0, 1] in order) and built-in classes do the
+rest, so a document is as safe to load as the built-ins themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tts_proxy.controllers.base import Controller, Ramp
+from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
+from tts_proxy.controllers.stitched import Piece, Stitched
+from tts_proxy.errors import ControllerLoadError
+
+SCHEMA = "tts-controller/1"
+Family = Literal["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RampSpec(_Strict):
+    """A setting as a function of beta (``controllers.base.Ramp``)."""
+
+    lo: float
+    hi: float
+    geometric: bool = False
+    onset: float = Field(0.0, ge=0.0, le=1.0)
+    until: float = Field(1.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sane(self) -> RampSpec:
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            raise ValueError("a ramp's ends must be finite")
+        if self.geometric and (self.lo <= 0 or self.hi <= 0):
+            raise ValueError("a geometric ramp's ends must be positive")
+        if self.onset > self.until:
+            raise ValueError("a ramp's onset must not come after its end")
+        return self
+
+    def ramp(self) -> Ramp:
+        return Ramp(self.lo, self.hi, self.geometric, self.onset, self.until)
+
+
+class FamilySpec(_Strict):
+    """A built-in controller; ``cmc`` may carry its own ramps (a searched setting)."""
+
+    kind: Literal["family"] = "family"
+    family: Family
+    ramps: dict[str, RampSpec] | None = None
+
+    @model_validator(mode="after")
+    def _ramps_fit_the_family(self) -> FamilySpec:
+        if self.ramps is None:
+            return self
+        if self.family != "cmc":
+            raise ValueError(f"only cmc takes ramps, not {self.family}")
+        if set(self.ramps) != set(SPEND):
+            raise ValueError(f"cmc's ramps are exactly {sorted(SPEND)}")
+        for name, r in self.ramps.items():
+            direction = SPEND[name]
+            if (direction > 0 and r.hi < r.lo) or (direction < 0 and r.hi > r.lo):
+                raise ValueError(f"ramp {name!r} spends less as beta grows")
+            if direction == 0 and r.hi != r.lo:
+                raise ValueError(f"ramp {name!r} is fixed: lo and hi must be equal")
+        return self
+
+
+class PieceSpec(_Strict):
+    """Beta in [start, end] runs ``controller`` at a beta moving from ``lo`` to ``hi``."""
+
+    start: float = Field(ge=0.0, le=1.0)
+    end: float = Field(ge=0.0, le=1.0)
+    lo: float = Field(ge=0.0, le=1.0)
+    hi: float = Field(ge=0.0, le=1.0)
+    controller: FamilySpec
+
+    @model_validator(mode="after")
+    def _rising(self) -> PieceSpec:
+        if self.end < self.start or self.hi < self.lo:
+            raise ValueError("a piece runs forward: start <= end and lo <= hi")
+        return self
+
+
+class StitchedSpec(_Strict):
+    """One beta knob through consecutive pieces, cheapest first."""
+
+    kind: Literal["stitched"] = "stitched"
+    pieces: list[PieceSpec] = Field(min_length=1)
+
+    @field_validator("pieces")
+    @classmethod
+    def _tile(cls, pieces: list[PieceSpec]) -> list[PieceSpec]:
+        if pieces[0].start != 0.0 or pieces[-1].end != 1.0:
+            raise ValueError("the pieces must cover beta from 0 to 1")
+        for a, b in itertools.pairwise(pieces):
+            if b.start != a.end:
+                raise ValueError(
+                    f"pieces must meet: one ends at {a.end}, the next starts at {b.start}"
+                )
+        return pieces
+
+
+Spec = Annotated[FamilySpec | StitchedSpec, Field(discriminator="kind")]
+
+
+class Calibration(_Strict):
+    """The request limits a searched controller was measured at."""
+
+    max_branches: int = Field(gt=0)
+    chunk_tokens: int = Field(gt=0)
+
+
+class ControllerDocument(_Strict):
+    """A controller as data: its served name, what it is, and where it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: Literal["tts-controller/1"] = Field("tts-controller/1", alias="schema")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    description: str = Field("", max_length=20_000)
+    calibrated: Calibration | None = None
+    controller: Spec
+
+
+def _builtins() -> dict[str, type[Controller]]:
+    from tts_proxy.controllers import builtin_controllers
+
+    return builtin_controllers()
+
+
+def build(spec: FamilySpec | StitchedSpec, name: str = "") -> type[Controller]:
+    """The controller class a spec stands for (built-in classes only; nothing is run)."""
+    if isinstance(spec, StitchedSpec):
+        pieces = tuple(Piece(p.start, p.end, build(p.controller), p.lo, p.hi) for p in spec.pieces)
+        return type(name or "stitched", (Stitched,), {"name": name, "pieces": pieces})
+    if spec.ramps is None:
+        return _builtins()[spec.family]
+    ramps = {k: r.ramp() for k, r in spec.ramps.items()}
+    return type(name or "cmc_setting", (ConfidenceMomentum,), {"name": name, "ramps": ramps})
+
+
+def spec_of(cls: type[Controller]) -> FamilySpec | StitchedSpec:
+    """The spec of a built-in, a CMC setting or a stitched controller (``build``'s inverse)."""
+    if issubclass(cls, Stitched):
+        pieces = [
+            PieceSpec(
+                start=p.start, end=p.end, lo=p.lo, hi=p.hi, controller=_family_of(p.controller)
+            )
+            for p in cls.pieces
+        ]
+        return StitchedSpec(pieces=pieces)
+    return _family_of(cls)
+
+
+def _family_of(cls: type[Controller]) -> FamilySpec:
+    builtins = _builtins()
+    if builtins.get(cls.name) is cls:
+        return FamilySpec.model_validate({"family": cls.name})
+    if issubclass(cls, ConfidenceMomentum):
+        ramps = {k: RampSpec(lo=r.lo, hi=r.hi, geometric=r.geometric, onset=r.onset,
+                             until=r.until) for k, r in cls.ramps.items()}  # fmt: skip
+        return FamilySpec(family="cmc", ramps=ramps)
+    raise TypeError(f"{cls.__name__} is neither a built-in nor a CMC setting: it cannot be data")
+
+
+def load_document(path: Path) -> ControllerDocument:
+    """A document from a file; ``ControllerLoadError`` naming what is wrong with it."""
+    try:
+        return ControllerDocument.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ControllerLoadError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "the document"
+        raise ControllerLoadError(f"{path}: {where}: {first.get('msg')}") from exc
+
+
+def write_document(path: Path, document: ControllerDocument) -> None:
+    """Write ``document`` as indented JSON."""
+    data: dict[str, Any] = document.model_dump(by_alias=True, exclude_none=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
