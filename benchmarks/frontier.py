@@ -21,6 +21,7 @@ from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.importers import load_replay
+from tts_proxy.savings import ReferencePoint, SavingsReport
 
 MODELS = ["Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B"]
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -43,18 +44,26 @@ def sweep_model(model: str, data_dir: str, repeats: int) -> list[dict[str, Any]]
     return rows
 
 
-def savings(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each controller's tokens saved at beta 0.5 against SC@64, averaged over the models."""
-    out: dict[str, dict[str, Any]] = {}
+def savings(rows: list[dict[str, Any]]) -> SavingsReport:
+    """The proxy's reference (``tts_proxy.savings``): each controller at each beta, its tokens
+    saved against SC@64 and its accuracy against SC@64's, averaged over the four models."""
+    controllers: dict[str, list[ReferencePoint]] = {}
     for name in sorted({r["controller"] for r in rows} - {"sc"}):
-        ratios = []
-        for model in MODELS:
-            sc = next(r for r in rows if r["model"] == model and r["point"] == f"sc@{WIDTH}")
-            mine = next(r for r in rows if r["model"] == model and r["point"] == f"{name} b=0.5")
-            ratios.append(1 - mine["tokens_per_question"] / sc["tokens_per_question"])
-        out[name] = {"savings_ratio": sum(ratios) / len(ratios), "beta": 0.5,
-                     "baseline": f"sc@{WIDTH}", "source": "benchmarks/frontier.py"}  # fmt: skip
-    return out
+        points = []
+        for beta in BETAS:
+            ratios, deltas = [], []
+            for model in MODELS:
+                at = {r["point"]: r for r in rows if r["model"] == model}
+                sc, mine = at[f"sc@{WIDTH}"], at[f"{name} b={beta}"]
+                ratios.append(1 - mine["tokens_per_question"] / sc["tokens_per_question"])
+                deltas.append(100 * (mine["accuracy"] - sc["accuracy"]))
+            ratio, delta = round(sum(ratios) / 4, 4), round(sum(deltas) / 4, 2)
+            points.append(
+                ReferencePoint(beta=beta, savings_ratio=ratio, accuracy_delta_points=delta)
+            )
+        controllers[name] = points
+    return SavingsReport(baseline=f"sc@{WIDTH}", data="AIME24 replay, Qwen3 0.6B/1.7B/4B/8B",
+                         source="benchmarks/frontier.py", controllers=controllers)  # fmt: skip
 
 
 def write_table(rows: list[dict[str, Any]], path: Path) -> None:
@@ -124,7 +133,7 @@ def main() -> None:
     write_table(rows, args.out / "frontier.md")
     plot(rows, args.out / "frontier.png")
     args.savings.parent.mkdir(parents=True, exist_ok=True)
-    args.savings.write_text(json.dumps(savings(rows), indent=1))
+    args.savings.write_text(savings(rows).model_dump_json(by_alias=True, indent=1) + "\n")
     print(f"wrote {args.out}/frontier.{{md,json,png}} in {meta['seconds']:.0f} s")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +134,7 @@ class FakeModelServer:
 
     async def tokenize(
         self, model: str, *, prompt: str | None = None, messages: Any = None,
-        add_special_tokens: bool = True,
+        add_special_tokens: bool = True, tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:  # fmt: skip
         text = prompt if messages is None else "".join(str(m.get("content")) for m in messages)
         return [ord(c) for c in text or ""]
@@ -143,7 +143,9 @@ class FakeModelServer:
         self.forwarded.append((path, body))
         return FakePassthrough(200, b'{"passthrough": true}')
 
-    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> FakeEpisode:
+    def episode(
+        self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
+    ) -> FakeEpisode:
         episode = FakeEpisode(self.scripts, chunk_tokens=self.chunk_tokens)
         if self.keep_episodes:
             self.episodes.append(episode)

@@ -49,12 +49,17 @@ def test_metric_names_follow_the_conventions() -> None:
             assert "request_id" not in sample.labels
 
 
-def test_replay_savings_gauge_reads_the_bench_file(tmp_path: Path) -> None:
+def test_replay_savings_gauges_read_the_report(tmp_path: Path) -> None:
     path = tmp_path / "savings.json"
     metrics = Metrics(path)
     assert "tts_replay_savings_ratio{" not in metrics.render().decode()
-    path.write_text(json.dumps({"cmc": {"savings_ratio": 0.83}}))
-    assert 'tts_replay_savings_ratio{controller="cmc"} 0.83' in metrics.render().decode()
+    point = {"beta": 0.5, "savings_ratio": 0.83, "accuracy_delta_points": -0.26}
+    path.write_text(json.dumps({"baseline": "sc@64", "data": "AIME24", "source": "test",
+                                "controllers": {"cmc": [point]}}))  # fmt: skip
+    text = metrics.render().decode()
+    labels = {"controller": "cmc", "beta": "0.5", "baseline": "sc@64"}
+    assert sample(text, "tts_replay_savings_ratio", **labels) == 0.83
+    assert sample(text, "tts_replay_accuracy_delta_points", **labels) == -0.26
 
 
 @pytest.fixture
@@ -89,6 +94,10 @@ async def test_a_tts_request_is_counted(client: httpx.AsyncClient) -> None:
         sample(text, "tts_estimated_tokens_saved_total", **labels)
         == (data["tts"]["estimated_tokens_saved"])
     )
+    baseline = data["tts"]["baseline"]
+    assert sample(text, "tts_baseline_tokens_total", **labels) == baseline["tokens"]
+    live = sample(text, "tts_live_savings_ratio", controller="sc")
+    assert live == pytest.approx(1 - data["tts"]["tokens"] / baseline["tokens"])
     assert sample(text, "tts_branches_per_request_count", controller="sc") == 1
     assert sample(text, "tts_branches_per_request_sum", controller="sc") == 3
     assert sample(text, "tts_requests_in_flight") == 1  # the /metrics request itself

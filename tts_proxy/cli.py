@@ -1,4 +1,7 @@
-"""The ``tts-proxy`` command: serve, replay, collect, discover."""
+"""tts-proxy: an OpenAI-compatible test-time-scaling proxy in front of vLLM.
+
+Commands: serve (the proxy), replay (a controller on recorded data), collect (explore a
+dataset through the proxy), discover (new controllers from logged traffic)."""
 
 from __future__ import annotations
 
@@ -21,22 +24,11 @@ def _serve(args: argparse.Namespace) -> int:
     from tts_proxy.api.app import create_app
     from tts_proxy.settings import Settings
 
-    overrides = {
-        k: v
-        for k, v in {
-            "host": args.host,
-            "port": args.port,
-            "backend_url": args.backend_url,
-            "backend_urls": args.backend_urls,
-            "controllers_dir": args.controllers_dir,
-            "default_controller": args.default_controller,
-            "trace_dir": args.trace_dir,
-            "log_prompts": None if args.log_prompts is None else args.log_prompts == "true",
-            "explore_rate": args.explore_rate,
-            "admin_port": args.admin_port,
-        }.items()
-        if v is not None
-    }
+    overrides: dict[str, Any] = {}
+    for name in SERVE_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value == "true" if value in ("true", "false") else value
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -85,7 +77,7 @@ def _embedded(settings: Any) -> Any:
     from tts_proxy.embedded.server import EmbeddedVLLM
 
     model_dir = settings.model_path or prepare_default_model()
-    return EmbeddedVLLM(model_dir, served_name=settings.served_model_name)
+    return EmbeddedVLLM(model_dir, served_name=settings.served_name)
 
 
 def _started(embedded: Any) -> bool:
@@ -264,88 +256,140 @@ def _beta(value: str) -> float:
     return beta
 
 
+# The settings `serve` takes as flags (each is also TTS_<NAME> in the environment).
+SERVE_FLAGS = (
+    "host", "port", "backend_url", "backend_urls", "model_path", "served_model_name",
+    "controllers_dir", "trusted_controllers_file", "untrusted_controllers",
+    "default_controller", "default_beta", "max_branches", "chunk_tokens", "max_branch_tokens",
+    "trace_dir", "log_prompts", "explore_rate", "admin_port", "api_keys_file",
+    "answer_workers", "shutdown_grace_seconds", "savings_reference_width",
+)  # fmt: skip
+FLAG_NAMES = {"model_path": "--model"}
+
+
+def _setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting in ``SERVE_FLAGS``, its help and default taken from ``Settings``
+    (the one place that says what each means)."""
+    from tts_proxy.settings import Settings
+
+    for name in SERVE_FLAGS:
+        info = Settings.model_fields[name]
+        default = info.get_default(call_default_factory=True)
+        shown = "none" if default in (None, []) else default
+        what = info.description or name.replace("_", " ")
+        help_text = f"{what} (default: {shown}; env TTS_{name.upper()})"
+        flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+        kinds = {int: int, float: float, Path: Path}
+        base = next((t for t in kinds if t in _types_of(info.annotation)), str)
+        if name == "backend_urls":
+            parser.add_argument(flag, nargs="*", dest=name, help=help_text)
+        elif bool in _types_of(info.annotation):
+            parser.add_argument(flag, choices=["true", "false"], dest=name, help=help_text)
+        elif name == "untrusted_controllers":
+            parser.add_argument(flag, choices=["sandbox", "refuse"], dest=name, help=help_text)
+        else:
+            metavar = "PATH_OR_NAME" if name == "model_path" else None
+            parser.add_argument(flag, type=kinds.get(base, str), dest=name, help=help_text,
+                                metavar=metavar)  # fmt: skip
+
+
+def _types_of(annotation: Any) -> set[Any]:
+    import typing
+
+    args = typing.get_args(annotation)
+    return set(args) if args else {annotation}
+
+
+def _controller_help() -> str:
+    from tts_proxy.controllers import builtin_controllers
+
+    return "built-in: " + ", ".join(sorted(builtin_controllers()))
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default, unless it has none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.required or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tts-proxy", description="test-time-scaling proxy")
+    formatter = _DefaultsFormatter
+    parser = argparse.ArgumentParser(prog="tts-proxy", description=__doc__,
+                                     formatter_class=formatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve the OpenAI-compatible proxy")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--backend-url", help="proxy this vLLM instead of starting one")
-    serve.add_argument("--backend-urls", nargs="*", help="more vLLM servers (round-robin)")
-    serve.add_argument("--controllers-dir", type=Path)
-    serve.add_argument("--default-controller")
-    serve.add_argument("--trace-dir", type=Path)
-    serve.add_argument("--log-prompts", choices=["true", "false"])
-    serve.add_argument("--explore-rate", type=float)
-    serve.add_argument("--admin-port", type=int, help="serve /metrics and /admin/* only here")
+    serve = sub.add_parser("serve", help="serve the OpenAI-compatible proxy",
+                           description="Serve the proxy; with no --backend-url, start an "
+                           "embedded vLLM (--model-path, or the default SmolLM2).")  # fmt: skip
+    _setting_flags(serve)
     serve.set_defaults(func=_serve)
 
-    replay = sub.add_parser("replay", help="evaluate a controller on recorded trajectories")
-    replay.add_argument("--data", type=Path, required=True)
-    replay.add_argument("--controller", required=True)
-    replay.add_argument("--beta", type=_beta, required=True)
-    replay.add_argument("--repeats", type=int, default=16)
-    replay.add_argument("--seed", type=int, default=0)
+    replay = sub.add_parser("replay", help="evaluate a controller on recorded trajectories",
+                            formatter_class=formatter)  # fmt: skip
+    replay.add_argument("--data", type=Path, required=True,
+                        help="AutoTTS replay JSON, full-text samples JSONL, or traces")  # fmt: skip
+    replay.add_argument("--controller", required=True, help=_controller_help())
+    replay.add_argument("--beta", type=_beta, required=True, help="in [0, 1]")
+    replay.add_argument("--repeats", type=int, default=16, help="orderings per question")
+    replay.add_argument("--seed", type=int, default=0, help="seed of the orderings")
     replay.add_argument("--pool", type=int, help="use N of the recorded trajectories per question")
     replay.add_argument("--max-branches", type=int, help="width cap (default: the pool)")
-    replay.add_argument("--controllers-dir", type=Path)
+    replay.add_argument("--controllers-dir", type=Path, help="more controllers (documents)")
     replay.add_argument("--json", action="store_true", help="print one JSON line")
     replay.set_defaults(func=_replay)
 
-    col = sub.add_parser("collect", help="send a dataset through the proxy in explore mode")
-    col.add_argument("--dataset", type=Path, required=True)
+    col = sub.add_parser("collect", help="send a dataset through the proxy in explore mode",
+                         formatter_class=formatter)  # fmt: skip
+    col.add_argument("--dataset", type=Path, required=True,
+                     help="JSONL of {question, answer} (the shared datasets' form)")  # fmt: skip
     col.add_argument("--width", type=int, required=True, help="branches per question")
-    col.add_argument("--concurrency", type=int, default=1)
-    col.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
-    col.add_argument("--model", default="smollm2")
+    col.add_argument("--concurrency", type=int, default=1, help="questions in flight at once")
+    col.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="the proxy")
+    col.add_argument("--model", default="smollm2", help="the model the proxy serves")
     col.add_argument("--limit", type=int, help="only the first N questions")
     col.add_argument("--max-tokens", type=int, help="length cap of each branch")
-    col.add_argument("--chunk-tokens", type=int)
+    col.add_argument("--chunk-tokens", type=int, help="tokens between probes")
     col.add_argument("--state", type=Path, help="progress file (resumes from it)")
     col.set_defaults(func=_collect)
 
-    dis = sub.add_parser("discover", help="search for a better controller on logged traffic")
-    dis.add_argument(
-        "--traces", type=Path, nargs="+", required=True, help="trace directories or replay files"
-    )
-    dis.add_argument("--out", type=Path, default=Path("controllers"))
-    dis.add_argument("--reports", type=Path, default=Path("reports"))
+    dis = sub.add_parser("discover", help="search for a better controller on logged traffic",
+                         formatter_class=formatter)  # fmt: skip
+    dis.add_argument("--traces", type=Path, nargs="+", required=True,
+                     help="trace directories or replay files")  # fmt: skip
+    dis.add_argument("--out", type=Path, default=Path("controllers"), help="where it ships")
+    dis.add_argument("--reports", type=Path, default=Path("reports"), help="report directory")
     dis.add_argument("--name", default="discovered", help="the new controller's name")
-    dis.add_argument("--rounds", type=int, default=8)
+    dis.add_argument("--rounds", type=int, default=8, help="search rounds")
     dis.add_argument("--trials", type=int, default=4, help="parameter-search points per round")
     dis.add_argument("--repeats", type=int, default=4, help="orderings per point while searching")
+    dis.add_argument("--final-repeats", type=int, default=16,
+                     help="fresh orderings per point: finalists, the shipped file")  # fmt: skip
+    dis.add_argument("--report-repeats", type=int, default=16,
+                     help="orderings per point in the held-out report")  # fmt: skip
+    dis.add_argument("--held-out", nargs="*", default=[],
+                     help="files (name patterns) held out whole, e.g. Qwen3-4B")  # fmt: skip
+    dis.add_argument("--held-out-share", type=float,
+                     help="share of each other file's questions held out (default: half when "
+                     "no file is held out)")  # fmt: skip
+    dis.add_argument("--seed", type=int, default=0, help="seed of the search and orderings")
+    dis.add_argument("--budget-minutes", type=float, help="stop searching after this long")
     dis.add_argument(
-        "--final-repeats",
-        type=int,
-        default=16,
-        help="fresh orderings per point for the finalists, the stitching and the shipped file",
+        "--history",
+        type=Path,
+        help="history file, resumed from (default: REPORTS/NAME.history.jsonl)",
     )
-    dis.add_argument("--report-repeats", type=int, default=16)
-    dis.add_argument(
-        "--held-out",
-        nargs="*",
-        default=[],
-        help="files (name patterns) held out whole, e.g. Qwen3-4B Qwen3-8B",
-    )
-    dis.add_argument(
-        "--held-out-share", type=float, help="share of each other file's questions held out"
-    )
-    dis.add_argument("--seed", type=int, default=0)
-    dis.add_argument("--budget-minutes", type=float)
-    dis.add_argument("--history", type=Path, help="history file (resumes from it)")
-    dis.add_argument(
-        "--no-stitch",
-        dest="stitch",
-        action="store_false",
-        help="ship the best single candidate, not the frontier of candidates and built-ins",
-    )
+    dis.add_argument("--no-stitch", dest="stitch", action="store_false",
+                     help="ship the best single candidate, not the frontier")  # fmt: skip
     dis.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
-    dis.add_argument("--agent-model", default="gpt-4o")
-    dis.add_argument("--agent-api-key", default="none")
-    dis.add_argument("--agent-timeout", type=float, default=300.0)
-    dis.add_argument("--agent-max-tokens", type=int, default=1500)
-    dis.add_argument("--agent-prompt-chars", type=int, default=12_000)
+    dis.add_argument("--agent-model", default="gpt-4o", help="the agent's model name")
+    dis.add_argument("--agent-api-key", default="none", help="the agent endpoint's key")
+    dis.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per proposal")
+    dis.add_argument("--agent-max-tokens", type=int, default=1500, help="tokens per proposal")
+    dis.add_argument("--agent-prompt-chars", type=int, default=12_000,
+                     help="cap on the agent's brief")  # fmt: skip
     dis.set_defaults(func=_discover)
     return parser
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
-from tts_proxy.answers import answer_keys, extract_answer
+from tts_proxy.answers.readers import TEXT, AnswerReader
 from tts_proxy.backends.base import Chunk, Episode, ProbeResult
 from tts_proxy.controllers.base import Controller, Limits, majority_answer
 from tts_proxy.errors import BackendError
@@ -128,8 +128,10 @@ class Search:
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         record: bool = False,
         deadline: float | None = None,
+        reader: AnswerReader = TEXT,
     ) -> None:
         self.controller = controller
+        self.reader = reader
         self.deadline = deadline  # time.monotonic() value after which the search stops
         self.episode = episode
         self.limits = limits
@@ -318,12 +320,11 @@ class Search:
                 for branch, result in zip(after, results, strict=True):
                     self._apply_probe(branch, result, keys)
 
-    @staticmethod
-    async def _keys(answers: Sequence[str]) -> dict[str, str]:
+    async def _keys(self, answers: Sequence[str]) -> dict[str, str]:
         """Keys of answers the backend did not key, computed off the event loop."""
         if not answers:
             return {}
-        return dict(zip(answers, await answer_keys(answers), strict=True))
+        return dict(zip(answers, await self.reader.keys(answers), strict=True))
 
     def _final_answer(self, branch: BranchState, chunk: Chunk | BackendError) -> Answered | None:
         """The answer a chunk's branch ends with, when the chunk ends it."""
@@ -334,7 +335,7 @@ class Search:
             return None
         if chunk.answer is not None:
             return Answered(chunk.answer, chunk.key)
-        answer = extract_answer(branch.text + chunk.text)
+        answer = self.reader.extract(branch.text + chunk.text)
         return None if answer is None else Answered(answer, None)
 
     def _fail(self, branch: BranchState, error: BackendError) -> None:
@@ -374,6 +375,8 @@ class Search:
         branch.chunks.append(chunk.tokens)
         if chunk.text:
             branch.text += chunk.text
+        if chunk.logprobs:
+            branch.logprobs.extend(chunk.logprobs)
         cap = self.limits.max_branch_tokens
         finished, reason = chunk.finished, chunk.finish_reason
         if not finished and cap is not None and branch.tokens >= cap:
@@ -445,8 +448,9 @@ async def run_search(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     record: bool = False,
     deadline: float | None = None,
+    reader: AnswerReader = TEXT,
 ) -> SearchResult:
     """Run ``controller`` on ``episode`` under ``limits`` until it answers or must stop."""
     search = Search(controller, episode, limits, max_rounds=max_rounds, record=record,
-                    deadline=deadline)  # fmt: skip
+                    deadline=deadline, reader=reader)  # fmt: skip
     return await search.run()

@@ -7,7 +7,6 @@ backend's list; anything else is ``other``), outcomes, token kinds and call kind
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tts_proxy.controllers import ControllerRegistry, Trust, builtin_controllers
+from tts_proxy.savings import read_report
 
 COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -24,31 +24,34 @@ OTHER = "other"
 
 
 class ReplaySavings(Collector):
-    """``tts_replay_savings_ratio``: the last replay-measured savings of each controller.
-
-    Read at scrape time from ``savings.json`` that ``tts-proxy bench`` and discovery write:
-    ``{"controller": {"savings_ratio": float, ...}}``.
-    """
+    """``tts_replay_savings_ratio`` and ``tts_replay_accuracy_delta_points``: per controller
+    and beta, the share of the report's baseline tokens saved on replayed data, and the
+    accuracy difference there -- read at scrape time from the savings report
+    (``tts_proxy.savings``, written by ``benchmarks/frontier.py``)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
 
     def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily(
+        labels = ["controller", "beta", "baseline"]
+        ratio = GaugeMetricFamily(
             "tts_replay_savings_ratio",
-            "Share of SC@max tokens a controller saved in its last replay evaluation",
-            labels=["controller"],
+            "Share of the baseline's tokens a controller saved in its replay evaluation",
+            labels=labels,
         )
-        if self.path is not None:
-            try:
-                data = json.loads(self.path.read_text())
-            except (OSError, ValueError):
-                data = {}
-            for controller, entry in sorted(data.items()):
-                ratio = entry.get("savings_ratio") if isinstance(entry, dict) else None
-                if isinstance(ratio, int | float):
-                    family.add_metric([str(controller)], float(ratio))
-        yield family
+        delta = GaugeMetricFamily(
+            "tts_replay_accuracy_delta_points",
+            "Accuracy minus the baseline's, in points, in the same replay evaluation",
+            labels=labels,
+        )
+        report = read_report(self.path)
+        for controller, points in sorted((report.controllers if report else {}).items()):
+            for p in points:
+                values = [controller, f"{p.beta:g}", report.baseline]  # type: ignore[union-attr]
+                ratio.add_metric(values, p.savings_ratio)
+                delta.add_metric(values, p.accuracy_delta_points)
+        yield ratio
+        yield delta
 
 
 class AnswerWork(Collector):
@@ -81,9 +84,21 @@ class Metrics:
         )  # fmt: skip
         self.tokens_saved = Counter(
             "tts_estimated_tokens_saved_total",
-            "Estimated tokens saved against self-consistency at the request's width",
+            "Baseline tokens minus tokens spent, per request floored at 0 (the baseline: "
+            "self-consistency at the reference width)",
             ["controller", "model"], registry=r,
         )  # fmt: skip
+        self.baseline_tokens = Counter(
+            "tts_baseline_tokens_total",
+            "Tokens the baseline (self-consistency at the reference width) would have spent",
+            ["controller", "model"], registry=r,
+        )  # fmt: skip
+        self.live_savings = Gauge(
+            "tts_live_savings_ratio",
+            "1 - tokens spent / baseline tokens, over this process's requests (negative: more)",
+            ["controller"], registry=r,
+        )  # fmt: skip
+        self._spent: dict[str, tuple[int, int]] = {}  # controller -> (spent, baseline)
         self.branches = Histogram(
             "tts_branches_per_request", "Branches started per TTS request", ["controller"],
             buckets=COUNT_BUCKETS, registry=r,
@@ -146,6 +161,18 @@ class Metrics:
         )  # fmt: skip
         r.register(ReplaySavings(savings_file))
         r.register(AnswerWork())
+
+    def saved(self, controller: str, model: str, spent: int, baseline: int | None) -> None:
+        """Count one request's spend against its baseline (the live savings ratio)."""
+        if baseline is None:
+            return
+        self.baseline_tokens.labels(controller, model).inc(baseline)
+        self.tokens_saved.labels(controller, model).inc(max(0, baseline - spent))
+        total_spent, total_baseline = self._spent.get(controller, (0, 0))
+        total_spent, total_baseline = total_spent + spent, total_baseline + baseline
+        self._spent[controller] = (total_spent, total_baseline)
+        if total_baseline:
+            self.live_savings.labels(controller).set(1 - total_spent / total_baseline)
 
     def count_controllers(self, registry: ControllerRegistry) -> None:
         """Set ``tts_controllers`` from the registry's verdicts."""

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tts_proxy.savings import Baseline, Reference
+
 
 class TTSOptions(BaseModel):
     """Per-request test-time-scaling options (sent by clients through ``extra_body``)."""
@@ -49,6 +51,10 @@ class ChatMessage(BaseModel):
 
 
 class _SamplingRequest(BaseModel):
+    """The fields every completion request shares. Parameters the proxy does not read are
+    kept (``model_extra``): a passthrough forwards the body as it came, and a search refuses
+    what it cannot honour (``search_request``)."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
@@ -60,12 +66,22 @@ class _SamplingRequest(BaseModel):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+    response_format: dict[str, Any] | None = None
+    top_logprobs: int | None = None
     tts: TTSOptions | None = None
 
 
 class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, gt=0)
+    logprobs: bool | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
     @property
     def branch_max_tokens(self) -> int | None:
@@ -74,6 +90,7 @@ class ChatCompletionRequest(_SamplingRequest):
 
 class CompletionRequest(_SamplingRequest):
     prompt: str | list[str] | list[int] | list[list[int]]
+    logprobs: int | None = None
 
     @property
     def branch_max_tokens(self) -> int | None:
@@ -87,7 +104,8 @@ class Usage(BaseModel):
 
 
 class TTSSummary(BaseModel):
-    """What the search did, returned with every TTS response."""
+    """What the search did, returned with every TTS response (README: "What the numbers
+    mean")."""
 
     controller: str
     beta: float
@@ -100,26 +118,56 @@ class TTSSummary(BaseModel):
     tokens: int
     branch_tokens: int
     probe_tokens: int
-    estimated_tokens_saved: int
+    chunk_tokens: int
+    estimated_tokens_saved: int  # the baseline's tokens minus these, floored at 0
+    baseline: Baseline | None  # the live counterfactual: self-consistency at a stated width
+    reference: Reference | None  # what this controller's saving cost on replayed data
     request_id: str
     failed_branches: int = 0  # lost to backend errors: the answer rests on the others
     fault: str | None = None  # what the controller did wrong (it was stopped, majority vote)
+    warnings: list[str] = Field(default_factory=list)
 
 
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str  # JSON, as OpenAI writes it
+
+
+class ToolCall(BaseModel):
+    id: str = Field(default_factory=lambda: _id("call"))
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessageOut(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[ToolCall] | None = None
+
+
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class ChatTokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    content: list[ChatTokenLogprob]
 
 
 class ChatChoice(BaseModel):
     index: int = 0
     message: ChatMessageOut
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionResponse(BaseModel):
@@ -132,11 +180,18 @@ class ChatCompletionResponse(BaseModel):
     tts: TTSSummary
 
 
+class CompletionLogprobs(BaseModel):
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]] | None
+    text_offset: list[int]
+
+
 class CompletionChoice(BaseModel):
     index: int = 0
     text: str
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
 
 
 class CompletionResponse(BaseModel):

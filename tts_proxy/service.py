@@ -7,25 +7,22 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tts_proxy.admission import BranchSlots
-from tts_proxy.answers import match_braces
+from tts_proxy.answers.readers import JSON, TEXT
 from tts_proxy.backends.base import ModelServer, Sampling
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
-from tts_proxy.engine import SearchResult, run_search
+from tts_proxy.engine import run_search
 from tts_proxy.errors import InvalidRequestError, TTSProxyError
 from tts_proxy.metrics import OTHER, Metrics
-from tts_proxy.protocol import (
-    ChatCompletionRequest,
-    CompletionRequest,
-    TTSOptions,
-    TTSSummary,
-    Usage,
-)
-from tts_proxy.savings import SavingsEstimator
+from tts_proxy.outcome import Outcome, Rendering, render
+from tts_proxy.protocol import ChatCompletionRequest, CompletionRequest, TTSOptions
+from tts_proxy.savings import SavingsEstimator, read_report, reference
+from tts_proxy.search_request import search_request
 from tts_proxy.settings import Settings
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
 
@@ -38,6 +35,10 @@ PASSTHROUGH = "none"
 EXPLORE = "explore"
 # Room left in the context for the probe suffix and its answer.
 _PROBE_ROOM = 48
+# A branch cap below the chunk splits the branch into this many steps (chunks of at least
+# MIN_CHUNK_TOKENS), so that a controller reading branches chunk by chunk has steps to read.
+MIN_STEPS = 4
+MIN_CHUNK_TOKENS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +49,6 @@ class TTSPlan:
     controller: str
     beta: float
     options: TTSOptions
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A finished search, rendered: the answer text, its usage and the ``tts`` summary."""
-
-    text: str
-    finish_reason: str
-    usage: Usage
-    summary: TTSSummary
-    result: SearchResult
-    chunk_tokens: int
 
 
 def _parse_beta_header(value: str) -> float:
@@ -93,7 +82,8 @@ class TTSService:
         self.metrics = metrics or Metrics(settings.savings_file)
         self.traces = traces
         self.labels = LabelStore(traces.directory / LABELS_FILE) if traces is not None else None
-        self.savings = SavingsEstimator()
+        self.savings = SavingsEstimator(settings.savings_reference_width or settings.max_branches)
+        self.savings_report = read_report(settings.savings_file)
         self._suffix_ids: dict[str, tuple[int, ...]] = {}
         self._explore_draw = random.Random()
         self._reloading = asyncio.Lock()
@@ -167,10 +157,15 @@ class TTSService:
         return self._suffix_ids[model]
 
     async def prompt_ids(
-        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest
+        self,
+        plan: TTSPlan,
+        request: ChatCompletionRequest | CompletionRequest,
+        tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:
         if isinstance(request, ChatCompletionRequest):
-            return await self.backend.tokenize(plan.model, messages=_prompt_of(request))
+            return await self.backend.tokenize(
+                plan.model, messages=_prompt_of(request), tools=tools
+            )
         prompt = request.prompt
         if isinstance(prompt, str):
             return await self.backend.tokenize(plan.model, prompt=prompt)
@@ -217,6 +212,8 @@ class TTSService:
                     result=outcome.result,
                     usage=outcome.usage.model_dump(),
                     latency_s=elapsed,
+                    baseline=outcome.summary.baseline,
+                    warnings=outcome.summary.warnings,
                 )
             )
         return outcome
@@ -227,7 +224,8 @@ class TTSService:
         m.tokens.labels(c, model, "branch").inc(result.branch_tokens)
         m.tokens.labels(c, model, "probe").inc(result.probe_tokens)
         m.tokens.labels(c, model, "prompt").inc(outcome.usage.prompt_tokens)
-        m.tokens_saved.labels(c, model).inc(outcome.summary.estimated_tokens_saved)
+        baseline = outcome.summary.baseline
+        m.saved(c, model, result.tokens, baseline.tokens if baseline is not None else None)
         m.branches.labels(c).observe(len(result.branches))
         m.probes.labels(c).observe(result.probes)
         m.pruned.labels(c).observe(result.pruned)
@@ -243,15 +241,14 @@ class TTSService:
         if result.failed:
             m.failed_branches.labels(model).inc(result.failed)
 
-    async def _search(
-        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
-    ) -> Outcome:
-        if request.n not in (None, 1):
-            raise InvalidRequestError("n must be 1 when tts is used", param="n")
-        s = self.settings
-        opts = plan.options
-        prompt_ids = await self.prompt_ids(plan, request)
-        context = await self.backend.max_model_len(plan.model)
+    def _limits(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest,
+        prompt_ids: list[int], context: int | None,
+    ) -> Limits:  # fmt: skip
+        """What the search may spend: width, budget, branch cap and chunk, each capped by the
+        server. A branch cap below the chunk shrinks the chunk, so a controller that reads
+        branches chunk by chunk still has steps to decide on."""
+        s, opts = self.settings, plan.options
         branch_cap = request.branch_max_tokens or s.max_branch_tokens
         if context is not None:
             room = context - len(prompt_ids) - _PROBE_ROOM
@@ -263,74 +260,46 @@ class TTSService:
                 )
             branch_cap = min(branch_cap, room)
         width = min(opts.max_branches or s.max_branches, s.max_branches)
-        budget = min(opts.max_tokens or width * branch_cap, s.max_search_tokens)
-        limits = Limits(
+        chunk = opts.chunk_tokens or s.chunk_tokens
+        if chunk >= branch_cap:
+            chunk = max(MIN_CHUNK_TOKENS, -(-branch_cap // MIN_STEPS))
+        return Limits(
             max_branches=width,
-            budget=budget,
-            chunk_tokens=min(opts.chunk_tokens or s.chunk_tokens, branch_cap),
+            budget=min(opts.max_tokens or width * branch_cap, s.max_search_tokens),
+            chunk_tokens=min(chunk, branch_cap),
             max_branch_tokens=branch_cap,
         )
-        stop = [request.stop] if isinstance(request.stop, str) else request.stop
-        sampling = Sampling(
-            temperature=0.8 if request.temperature is None else request.temperature,
-            top_p=request.top_p,
-            seed=request.seed,
-            stop=stop,
-            probe_suffix_ids=await self._probe_suffix(plan.model),
-            probe_tokens=s.probe_tokens,
-        )
-        controller = self.registry.get(plan.controller)(
-            plan.beta, limits, random.Random(request.seed)
-        )
-        episode = self.backend.episode(plan.model, prompt_ids, sampling)
-        seconds = min(opts.max_seconds or s.max_search_seconds, s.max_search_seconds)
-        async with self.slots.hold(width):
-            deadline = time.monotonic() + seconds
-            result = await run_search(controller, episode, limits, record=True, deadline=deadline)
-        return self._render(plan, request_id, prompt_ids, width, limits.chunk_tokens, result)
 
-    def _render(
-        self,
-        plan: TTSPlan,
-        request_id: str,
-        prompt_ids: list[int],
-        width: int,
-        chunk_tokens: int,
-        result: SearchResult,
+    async def _search(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
     ) -> Outcome:
-        branch, probe = result.answer_branch, result.answer_probe
-        text = branch.text if branch else ""
-        finish = (branch.finish_reason or "length") if branch else "stop"
-        if probe is not None and branch is not None:
-            # An early answer: the branch's text up to now, then the probe that read the answer.
-            boxed = match_braces(probe.text)
-            answer_text = probe.text if boxed is None else boxed + "}"
-            text = branch.text + self.settings.probe_suffix + answer_text
-            finish = "stop"
-        saved = self.savings.estimate(plan.model, width, result.branches, result.tokens)
-        summary = TTSSummary(
-            controller=plan.controller,
-            beta=plan.beta,
-            branches=len(result.branches),
-            probes=result.probes,
-            pruned=result.pruned,
-            rounds=result.rounds,
-            answer=result.answer,
-            stop_reason=result.stop_reason,
-            tokens=result.tokens,
-            branch_tokens=result.branch_tokens,
-            probe_tokens=result.probe_tokens,
-            estimated_tokens_saved=saved,
-            request_id=request_id,
-            failed_branches=result.failed,
-            fault=result.fault,
-        )
-        usage = Usage(
-            prompt_tokens=len(prompt_ids),
-            completion_tokens=result.tokens,
-            total_tokens=len(prompt_ids) + result.tokens,
-        )
-        return Outcome(text, finish, usage, summary, result, chunk_tokens)
+        s = self.settings
+        cls = self.registry.get(plan.controller)
+        spec = search_request(request, cls)
+        prompt_ids = await self.prompt_ids(plan, request, spec.output.tools)
+        context = await self.backend.max_model_len(plan.model)
+        limits = self._limits(plan, request, prompt_ids, context)
+        sampling = Sampling(
+            temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, stop=spec.stop,
+            probe_suffix_ids=await self._probe_suffix(plan.model), probe_tokens=s.probe_tokens,
+            extra=spec.extra, logprobs=spec.logprobs,
+        )  # fmt: skip
+        controller = cls(plan.beta, limits, random.Random(request.seed))
+        episode = self.backend.episode(plan.model, prompt_ids, sampling, session=request_id)
+        seconds = min(plan.options.max_seconds or s.max_search_seconds, s.max_search_seconds)
+        reader = TEXT if spec.output.kind == "text" else JSON
+        async with self.slots.hold(limits.max_branches):
+            deadline = time.monotonic() + seconds
+            result = await run_search(controller, episode, limits, record=True,
+                                      deadline=deadline, reader=reader)  # fmt: skip
+        rendering = Rendering(
+            controller=plan.controller, beta=plan.beta, request_id=request_id,
+            prompt_tokens=len(prompt_ids), chunk_tokens=limits.chunk_tokens,
+            probe_suffix=s.probe_suffix, spec=spec,
+            baseline=self.savings.estimate(plan.model, result.branches, result.tokens),
+            reference=reference(self.savings_report, plan.controller, plan.beta),
+        )  # fmt: skip
+        return render(result, rendering)
 
 
 def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:

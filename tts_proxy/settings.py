@@ -43,8 +43,13 @@ class Settings(BaseSettings):
     )
     max_queued_searches: int = Field(64, ge=0, description="past this queue: 429 + Retry-After")
     backend_timeout: float = Field(600.0, gt=0)
-    served_model_name: str = "smollm2"
-    model_path: Path | None = Field(None, description="HF folder for the embedded vLLM")
+    model_path: Path | None = Field(
+        None, description="the embedded vLLM's model: an HF folder, or a name in vLLM's cache "
+        "(none: SmolLM2-135M-Instruct, prepared from PyPI)",
+    )  # fmt: skip
+    served_model_name: str | None = Field(
+        None, description="the name clients use for it (none: smollm2, or the model's name)"
+    )
     embedded_port: int = Field(8100, ge=1, le=65535)
 
     default_controller: str = "probe_exit"
@@ -82,7 +87,19 @@ class Settings(BaseSettings):
     trace_max_bytes: int = Field(64 << 20, gt=0)
     log_prompts: bool = Field(True, description="false stores a SHA-256 instead of the prompt")
     explore_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of TTS requests explored")
-    savings_file: Path | None = Field(Path("reports/savings.json"))
+    savings_file: Path | None = Field(
+        Path("reports/savings.json"), description="replay-measured savings (the reference)"
+    )
+    savings_reference_width: int | None = Field(
+        None, gt=0, description="the baseline is self-consistency at this width (max_branches)"
+    )
+
+    @property
+    def served_name(self) -> str:
+        """The embedded model's name for clients."""
+        if self.served_model_name:
+            return self.served_model_name
+        return "smollm2" if self.model_path is None else self.model_path.name
 
     def client_keys(self) -> list[bytes]:
         """Every accepted client key (settings and the keys file); empty means no auth."""

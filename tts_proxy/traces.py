@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from tts_proxy.answers import answer_key
 from tts_proxy.engine import SearchResult
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
+from tts_proxy.savings import Baseline
 from tts_proxy.state import majority
 
 SCHEMA: Literal["tts-trace/1"] = "tts-trace/1"
@@ -77,6 +78,8 @@ class TraceRecord(BaseModel):
     usage: dict[str, int]
     latency_s: float
     label: str | None = None
+    baseline: Baseline | None = None  # the live counterfactual and what the search saved
+    warnings: list[str] = Field(default_factory=list)
 
     model_config = {"populate_by_name": True}
 
@@ -95,6 +98,8 @@ def build_record(
     result: SearchResult,
     usage: dict[str, int],
     latency_s: float,
+    baseline: Baseline | None = None,
+    warnings: Sequence[str] = (),
 ) -> TraceRecord:
     """The trace record of one finished search."""
     text = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
@@ -136,6 +141,8 @@ def build_record(
         stop_reason=result.stop_reason,
         usage=usage,
         latency_s=round(latency_s, 4),
+        baseline=baseline,
+        warnings=list(warnings),
     )
 
 

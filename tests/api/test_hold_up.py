@@ -30,7 +30,9 @@ class FailingServer(FakeModelServer):
         super().__init__([Script(2, "4")])
         self.failing = failing
 
-    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> FakeEpisode:
+    def episode(
+        self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
+    ) -> FakeEpisode:
         return FakeEpisode(self.scripts, chunk_tokens=8, failing=self.failing)
 
 

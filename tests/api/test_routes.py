@@ -6,12 +6,14 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
 from tests.fakes import FakeModelServer, Script
 from tts_proxy.api.app import create_app
 from tts_proxy.settings import Settings
+from tts_proxy.traces import read_records, trace_files
 
 pytestmark = pytest.mark.anyio
 CHAT = [{"role": "user", "content": "2+2?"}]
@@ -173,3 +175,59 @@ async def test_healthz_reports_the_backend(
     server.healthy = False
     r = await client.get("/healthz")
     assert r.status_code == 503 and r.json()["backend"] == "unavailable"
+
+
+async def test_a_search_says_what_it_spent_and_saved_in_its_headers_and_trace(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    body = {"model": "fake", "messages": CHAT, "tts": {"controller": "sc", "beta": 0.0}}
+    r = await client.post("/v1/chat/completions", json=body)
+    tts = r.json()["tts"]
+    assert r.headers["x-tts-controller"] == "sc" and r.headers["x-tts-beta"] == "0"
+    assert r.headers["x-tts-tokens"] == str(tts["tokens"])
+    assert tts["baseline"]["method"] == "sc@8"  # the server's width: the stated default
+    assert r.headers["x-tts-tokens-saved"] == str(tts["baseline"]["tokens_saved"])
+    assert tts["baseline"]["tokens"] == 8 * tts["tokens"]  # one sample of the same length
+    records: list[dict[str, object]] = []
+    for _ in range(100):  # the trace writer is a background thread
+        records = list(read_records(trace_files(tmp_path / "traces")))
+        if records:
+            break
+        await anyio.sleep(0.05)
+    assert records and records[0]["baseline"] == tts["baseline"]
+
+
+async def test_a_branch_cap_below_the_chunk_still_leaves_steps_to_decide_on() -> None:
+    long = FakeModelServer([Script(40, "4", ["4"] * 40)], chunk_tokens=32)
+    settings = Settings(backend_url="http://fake", trace_dir=None, savings_file=None)
+    transport = httpx.ASGITransport(app=create_app(settings, long))
+    body = {"model": "fake", "messages": CHAT, "max_tokens": 128,
+            "tts": {"controller": "probe_exit", "beta": 1.0, "chunk_tokens": 256}}  # fmt: skip
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
+        tts = (await client.post("/v1/chat/completions", json=body)).json()["tts"]
+    assert tts["chunk_tokens"] == 32 and tts["probes"] >= 1  # 128 tokens in 4 steps
+
+
+async def test_greedy_sampling_over_several_branches_is_warned_about(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model": "fake", "messages": CHAT, "temperature": 0,
+            "tts": {"controller": "sc", "beta": 1.0, "max_branches": 3}}  # fmt: skip
+    tts = (await client.post("/v1/chat/completions", json=body)).json()["tts"]
+    assert tts["branches"] == 3 and any("temperature 0" in w for w in tts["warnings"])
+    body["temperature"] = 0.7
+    tts = (await client.post("/v1/chat/completions", json=body)).json()["tts"]
+    assert tts["warnings"] == []
+
+
+async def test_a_parameter_a_search_cannot_honour_is_a_400_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model": "fake", "messages": CHAT, "tts": {"controller": "probe_exit"},
+            "response_format": {"type": "json_object"}}  # fmt: skip
+    message = assert_openai_error(
+        await client.post("/v1/chat/completions", json=body), 400, "response_format"
+    )
+    assert "sc, asc, esc" in message
+    echo = {"model": "fake", "messages": CHAT, "tts": {}, "echo": True}
+    assert_openai_error(await client.post("/v1/chat/completions", json=echo), 400, "echo")

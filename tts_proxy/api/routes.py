@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -16,20 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from tts_proxy.api.errors import invalid_request
+from tts_proxy.api.render import chat_response, completion_response, stream_events
 from tts_proxy.api.responses import ModelTextJSONResponse
 from tts_proxy.api.sse import stream_when_done
 from tts_proxy.errors import InvalidRequestError, NotFoundError, TTSProxyError
-from tts_proxy.protocol import (
-    ChatChoice,
-    ChatCompletionRequest,
-    ChatCompletionResponse,
-    ChatMessageOut,
-    CompletionChoice,
-    CompletionRequest,
-    CompletionResponse,
-    FeedbackRequest,
-)
-from tts_proxy.service import PASSTHROUGH, Outcome, TTSService, strip_tts
+from tts_proxy.protocol import ChatCompletionRequest, CompletionRequest, FeedbackRequest
+from tts_proxy.service import PASSTHROUGH, TTSService, strip_tts
 
 router = APIRouter()
 admin_router = APIRouter()  # on the main port, or alone on TTS_ADMIN_PORT
@@ -81,30 +72,6 @@ async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> 
     return Response(content, status_code=upstream.status_code, media_type=upstream.media_type)
 
 
-def _stream_events(model: str, include_usage: bool, chat: bool) -> Any:
-    """Render an outcome as OpenAI stream chunks: the answer, the finish (with ``tts``), usage."""
-
-    def choice(content: str | None, finish_reason: str | None) -> dict[str, Any]:
-        if chat:  # the first chunk carries the role and the text, the finishing one nothing
-            delta = {} if content is None else {"role": "assistant", "content": content}
-            return {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        return {"index": 0, "text": content or "", "finish_reason": finish_reason}
-
-    def render(o: Outcome) -> Iterable[dict[str, Any]]:
-        base = {
-            "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
-            "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": int(time.time()),
-            "model": model,
-        }
-        yield base | {"choices": [choice(o.text, None)]}
-        yield base | {"choices": [choice(None, o.finish_reason)], "tts": o.summary.model_dump()}
-        if include_usage:
-            yield base | {"choices": [], "usage": o.usage.model_dump()}
-
-    return render
-
-
 async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
     """Run ``work`` until done, or cancel it (and every backend call under it) as soon as
     the client disconnects; the stream path does the same in ``stream_when_done``."""
@@ -142,7 +109,7 @@ async def _handle(
     work = service.run(plan, parsed, request_id)
     if parsed.stream:
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
-        render = _stream_events(parsed.model, include_usage, chat)
+        render = stream_events(parsed.model, include_usage, chat)
         return StreamingResponse(
             stream_when_done(work, render, service.settings.keepalive_seconds),
             media_type="text/event-stream",
@@ -151,27 +118,10 @@ async def _handle(
     outcome = await _unless_disconnected(request, work)
     if outcome is None:  # the client left: its search was cancelled, nobody reads an answer
         return Response(status_code=499)
-    response: BaseModel
-    if chat:
-        response = ChatCompletionResponse(
-            model=parsed.model,
-            choices=[
-                ChatChoice(
-                    message=ChatMessageOut(content=outcome.text),
-                    finish_reason=outcome.finish_reason,
-                )
-            ],
-            usage=outcome.usage,
-            tts=outcome.summary,
-        )
-    else:
-        response = CompletionResponse(
-            model=parsed.model,
-            choices=[CompletionChoice(text=outcome.text, finish_reason=outcome.finish_reason)],
-            usage=outcome.usage,
-            tts=outcome.summary,
-        )
-    return ModelTextJSONResponse(response.model_dump(), headers=headers)
+    response: BaseModel = (chat_response if chat else completion_response)(parsed.model, outcome)
+    return ModelTextJSONResponse(
+        response.model_dump(exclude_none=False), headers=headers | outcome.headers()
+    )
 
 
 @router.post("/v1/chat/completions")

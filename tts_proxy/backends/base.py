@@ -7,12 +7,12 @@ trajectory for replay); the engine only sees chunk and probe results.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from tts_proxy.errors import BackendError
-from tts_proxy.state import BranchState
+from tts_proxy.state import BranchState, TokenLogprob
 
 T = TypeVar("T")
 
@@ -38,6 +38,7 @@ class Chunk:
     answer: str | None = None  # the final answer, when the backend knows it (replay)
     steps: int = 1  # chunk boundaries crossed: the branch's depth grows by this much
     key: str | None = None  # the final answer's key, when the backend knows it
+    logprobs: tuple[TokenLogprob, ...] = ()  # when sampling asks for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class Sampling:
     stop: list[str] | None = None
     probe_suffix_ids: tuple[int, ...] = ()
     probe_tokens: int = 24
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more per-branch vLLM parameters
+    logprobs: int | None = None  # alternatives per branch token to return (None: no logprobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +118,14 @@ class ModelServer(Protocol):
         prompt: str | None = None,
         messages: Any = None,
         add_special_tokens: bool = True,
+        tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]: ...
 
     async def passthrough(self, path: str, body: dict[str, Any]) -> Passthrough: ...
 
-    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> Episode: ...
+    def episode(
+        self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
+    ) -> Episode:
+        """One search's connection; ``session`` names it in the affinity key of its calls."""
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tts_proxy.backends.base import Episode, ModelServer, Passthrough, Sampling
@@ -94,19 +94,24 @@ class BackendPool:
         prompt: str | None = None,
         messages: Any = None,
         add_special_tokens: bool = True,
+        tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:
         def call(s: ModelServer) -> Awaitable[list[int]]:
             return s.tokenize(
-                model, prompt=prompt, messages=messages, add_special_tokens=add_special_tokens
-            )
+                model, prompt=prompt, messages=messages, add_special_tokens=add_special_tokens,
+                tools=tools,
+            )  # fmt: skip
 
         return await self._first(call)
 
     async def passthrough(self, path: str, body: dict[str, Any]) -> Passthrough:
         return await self._first(lambda s: s.passthrough(path, body))
 
-    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> Episode:
-        return self.servers[self._order()[0]].episode(model, prompt_ids, sampling)
+    def episode(
+        self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
+    ) -> Episode:
+        """A search's every branch on one server (its prompt's prefix is cached there)."""
+        return self.servers[self._order()[0]].episode(model, prompt_ids, sampling, session)
 
     async def close(self) -> None:
         await asyncio.gather(*(server.close() for server in self.servers))

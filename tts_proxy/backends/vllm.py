@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx2  # the openai SDK's HTTP client: raw responses are its Response type
@@ -24,9 +25,10 @@ from tts_proxy.errors import (
     BackendUnavailableError,
     TTSProxyError,
 )
-from tts_proxy.state import BranchState
+from tts_proxy.state import BranchState, TokenLogprob
 
 T = TypeVar("T")
+AFFINITY_HEADER = "x-session-id"
 
 
 def _root_url(url: str) -> str:
@@ -155,11 +157,15 @@ class VLLMBackend:
         prompt: str | None = None,
         messages: Any = None,
         add_special_tokens: bool = True,
+        tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:
-        """Token ids of a text, or of chat messages rendered with the generation prompt."""
+        """Token ids of a text, or of chat messages (and the tools they may call) rendered with
+        the generation prompt."""
         body: dict[str, Any] = {"model": model}
         if messages is not None:
             body |= {"messages": messages, "add_generation_prompt": True}
+            if tools:
+                body["tools"] = list(tools)
         else:
             body |= {"prompt": prompt or "", "add_special_tokens": add_special_tokens}
         request = self.client.post(f"{self.root}/tokenize", cast_to=object, body=body)
@@ -182,26 +188,56 @@ class VLLMBackend:
         self.observe("passthrough", True)
         return PassthroughResponse(response)
 
-    def episode(self, model: str, prompt_ids: list[int], sampling: Sampling) -> VLLMEpisode:
-        return VLLMEpisode(self, model, prompt_ids, sampling)
+    def episode(
+        self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
+    ) -> VLLMEpisode:
+        return VLLMEpisode(self, model, prompt_ids, sampling, session)
+
+
+def _token_logprobs(found: Any, top: int | None) -> tuple[TokenLogprob, ...]:
+    """A completion's logprobs (OpenAI's completions form) as ``TokenLogprob`` records."""
+    if top is None or found is None:
+        return ()
+    tokens, values = found.tokens or [], found.token_logprobs or []
+    alternatives = found.top_logprobs or [None] * len(tokens)
+    out = []
+    for token, value, alts in zip(tokens, values, alternatives, strict=False):
+        ranked = sorted((alts or {}).items(), key=lambda kv: -kv[1])[:top]
+        out.append(TokenLogprob(str(token), float(value if value is not None else -math.inf),
+                                tuple((str(t), float(v)) for t, v in ranked)))  # fmt: skip
+    return tuple(out)
 
 
 class VLLMEpisode:
-    """One search against vLLM: keeps each branch's generated token ids."""
+    """One search against vLLM: keeps each branch's generated token ids.
+
+    Every call of a branch carries the affinity key ``x-session-id: <session>-<branch>``, so a
+    prefix-aware router in front of several vLLM servers (the vLLM production stack's session
+    routing, llm-d, Ray Serve) sends a branch's chunks and probes where its prefix is cached.
+    """
 
     max_branches: int | None = None
 
-    def __init__(self, backend: VLLMBackend, model: str, prompt_ids: list[int], sampling: Sampling):
+    def __init__(
+        self, backend: VLLMBackend, model: str, prompt_ids: list[int], sampling: Sampling,
+        session: str = "",
+    ) -> None:  # fmt: skip
         self.backend = backend
         self.model = model
         self.prompt_ids = prompt_ids
         self.sampling = sampling
+        self.session = session or uuid.uuid4().hex
         self.ids: dict[int, list[int]] = {}
         self.prefill_tokens = 0
 
-    async def _complete(self, kind: str, prompt: list[int], **params: Any) -> Any:
+    async def _complete(
+        self, kind: str, branch: BranchState, prompt: list[int], **params: Any
+    ) -> Any:
         self.prefill_tokens += len(prompt)
-        request = self.backend.client.completions.create(model=self.model, prompt=prompt, **params)
+        headers = {AFFINITY_HEADER: f"{self.session}-{branch.id}"}
+        request = self.backend.client.completions.create(
+            model=self.model, prompt=prompt, extra_headers=headers, **params
+        )
         return await self.backend.call(kind, request)
 
     async def extend(
@@ -212,17 +248,19 @@ class VLLMEpisode:
     async def _extend(self, branch: BranchState, max_tokens: int) -> Chunk:
         s = self.sampling
         ids = self.ids.setdefault(branch.id, [])
-        extra: dict[str, Any] = {"return_token_ids": True}
+        extra: dict[str, Any] = {"return_token_ids": True, **s.extra}
         if s.seed is not None:
             # Distinct, reproducible randomness per branch and chunk.
             extra["seed"] = (s.seed * 1_000_003 + branch.id * 10_007 + branch.depth) % 2**31
         response = await self._complete(
             "chunk",
+            branch,
             self.prompt_ids + ids,
             max_tokens=max_tokens,
             temperature=s.temperature,
             top_p=s.top_p if s.top_p is not None else openai.NOT_GIVEN,
             stop=s.stop if s.stop else openai.NOT_GIVEN,
+            logprobs=max(1, s.logprobs) if s.logprobs is not None else openai.NOT_GIVEN,
             extra_body=extra,
         )
         try:
@@ -232,10 +270,12 @@ class VLLMEpisode:
                 raise BackendError("vLLM returned no token_ids (is return_token_ids supported?)")
             ids.extend(int(t) for t in new_ids)
             tokens = response.usage.completion_tokens if response.usage else len(new_ids)
+            logprobs = _token_logprobs(choice.logprobs, s.logprobs)
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise BackendError(f"malformed completion from the model server: {exc}") from exc
         finished = choice.finish_reason == "stop"
-        return Chunk(tokens, choice.text or "", finished, "stop" if finished else None)
+        reason = "stop" if finished else None
+        return Chunk(tokens, choice.text or "", finished, reason, logprobs=logprobs)
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult | BackendError]:
         return await settle(self._probe(b) for b in branches)
@@ -244,7 +284,7 @@ class VLLMEpisode:
         s = self.sampling
         prompt = self.prompt_ids + self.ids.get(branch.id, []) + list(s.probe_suffix_ids)
         response = await self._complete(
-            "probe", prompt, max_tokens=s.probe_tokens, temperature=0.0, logprobs=1
+            "probe", branch, prompt, max_tokens=s.probe_tokens, temperature=0.0, logprobs=1
         )
         try:
             choice = response.choices[0]

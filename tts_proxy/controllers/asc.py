@@ -27,6 +27,7 @@ def leader_probability(v1: int, v2: int) -> float:
 
 class AdaptiveConsistency(Controller):
     name = "asc"
+    whole_branches = True
 
     @property
     def threshold(self) -> float:

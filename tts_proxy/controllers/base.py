@@ -30,6 +30,9 @@ class Controller(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    # True when every branch runs to its end in one request (no chunk-by-chunk reading, no
+    # probes): then per-request constraints (structured output, penalties) hold branch-wide.
+    whole_branches: ClassVar[bool] = False
 
     def __init__(self, beta: float, limits: Limits, rng: random.Random | None = None) -> None:
         if not 0.0 <= beta <= 1.0:

@@ -20,6 +20,7 @@ WINDOW = 5
 
 class EarlyStoppingSC(Controller):
     name = "esc"
+    whole_branches = True
 
     @property
     def window(self) -> int:

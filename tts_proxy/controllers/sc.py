@@ -15,6 +15,7 @@ from tts_proxy.state import View
 
 class SelfConsistency(Controller):
     name = "sc"
+    whole_branches = True
 
     @property
     def width(self) -> int:

