@@ -35,7 +35,9 @@ def sweep_model(model: str, data_dir: str, repeats: int) -> list[dict[str, Any]]
     questions = load_replay(Path(data_dir) / model / "aime24.json")
     rows = []
     points: list[tuple[str, float, int]] = [("sc", 1.0, k) for k in SC_K]
-    points += [(n, b, WIDTH) for n in registry.names() if n != "sc" for b in BETAS]
+    # explore is the logging mode: every branch to the end at any beta, no operating point.
+    points += [(n, b, WIDTH) for n in registry.names() if n not in ("sc", "explore")
+               for b in BETAS]  # fmt: skip
     for name, beta, width in points:
         ev = evaluate(registry.get(name), questions, beta, limits=Limits(max_branches=width),
                       repeats=repeats)  # fmt: skip

@@ -18,6 +18,10 @@ GREEDY_WIDTH = (
     "temperature 0 makes every branch the same: {n} branches bought nothing more than one; "
     "sample with temperature > 0 to let the search vote"
 )
+NO_ANSWER = (
+    "no branch gave an answer the proxy could read (a \\boxed{} or a final-answer phrase): the "
+    "text is the longest branch's, and nothing was voted on"
+)
 EARLY_LOGPROBS = (
     "logprobs cover the branch's own tokens; the probe that read its answer early is not among them"
 )
@@ -88,6 +92,8 @@ def _tool_call(document: str | None) -> tuple[str | None, list[ToolCall] | None]
 def render(result: SearchResult, r: Rendering) -> Outcome:
     """The client's answer to a search."""
     warnings = []
+    if result.answer is None and r.spec.output.kind == "text":
+        warnings.append(NO_ANSWER)
     if r.spec.temperature == 0 and len(result.branches) > 1:
         warnings.append(GREEDY_WIDTH.format(n=len(result.branches)))
     text: str | None

@@ -97,6 +97,7 @@ class TTSService:
         async with self._reloading:
             await asyncio.to_thread(self.registry.reload)
             self._versions = self.registry.versions()
+            self.savings_report = read_report(self.settings.savings_file)
         for path, why in self.registry.errors.items():
             log.warning("controller file %s not loaded: %s", path, why)
         self.metrics.controller_reloads.inc()

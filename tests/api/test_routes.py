@@ -231,3 +231,15 @@ async def test_a_parameter_a_search_cannot_honour_is_a_400_naming_it(
     assert "sc, asc, esc" in message
     echo = {"model": "fake", "messages": CHAT, "tts": {}, "echo": True}
     assert_openai_error(await client.post("/v1/chat/completions", json=echo), 400, "echo")
+
+
+async def test_a_search_without_a_readable_answer_says_so() -> None:
+    mute = FakeModelServer([Script(2, None, [None, None])])
+    settings = Settings(
+        backend_url="http://fake", chunk_tokens=8, trace_dir=None, savings_file=None
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, mute))
+    body = {"model": "fake", "messages": CHAT, "tts": {"controller": "sc", "beta": 0.0}}
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
+        tts = (await client.post("/v1/chat/completions", json=body)).json()["tts"]
+    assert tts["answer"] is None and any("no branch gave an answer" in w for w in tts["warnings"])
