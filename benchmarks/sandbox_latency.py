@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     data, questions = _questions()
     local = evaluate(ConfidenceMomentum, questions, args.beta, repeats=args.repeats)
-    sandboxed = remote_class("sandboxed_cmc", SandboxedFile(SOURCE, "sandboxed_cmc.py"))
+    sandboxed = remote_class(SandboxedFile(SOURCE, "sandboxed_cmc.py"))
     evaluate(sandboxed, questions[:1], args.beta, repeats=1)  # start the worker first
     start = time.perf_counter()
     remote = evaluate(sandboxed, questions, args.beta, repeats=args.repeats)

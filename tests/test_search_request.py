@@ -97,3 +97,12 @@ def test_logprobs_are_asked_for_in_either_api() -> None:
     assert search_request(chat(), ProbeExit).logprobs is None
     completion = CompletionRequest.model_validate({"model": "m", "prompt": "x", "logprobs": 2})
     assert search_request(completion, ProbeExit).logprobs == 2
+
+
+def test_the_defaults_clients_send_ask_for_nothing() -> None:
+    # LangChain's completions client sends these with every request.
+    spec = search_request(
+        chat(frequency_penalty=0, presence_penalty=0.0, logit_bias={}, n=1, logprobs=False),
+        ProbeExit,
+    )
+    assert spec.extra == {} and spec.logprobs is None

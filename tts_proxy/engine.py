@@ -28,6 +28,7 @@ from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState, ProbeRecord, View
 
 DEFAULT_MAX_ROUNDS = 10_000
+FINISH_KEY_SECONDS = 2.0
 # Tokens asked for a run-to-end extension with no length cap (replay; live always has a cap).
 UNBOUNDED = 1 << 62
 
@@ -414,14 +415,19 @@ class Search:
         return result
 
     async def _key_of(self, answer: str) -> str:
-        """An answer's key: as recorded where the state holds it, else computed."""
+        """An answer's key: as recorded where the state holds it, else computed (a search
+        that is ending waits for that at most ``FINISH_KEY_SECONDS``: then the text is it)."""
         for b in self.branches:
             if b.answer == answer and b.key is not None:
                 return b.key
             for p in b.probes:
                 if p.answer == answer and p.key is not None:
                     return p.key
-        return (await self._keys([answer]))[answer]
+        try:
+            async with asyncio.timeout(FINISH_KEY_SECONDS):
+                return (await self._keys([answer]))[answer]
+        except TimeoutError:
+            return answer
 
     def _witness(self, key: str | None) -> tuple[BranchState | None, ProbeRecord | None]:
         """The branch whose text carries the answer: a finished one, else one a probe read."""

@@ -18,10 +18,13 @@ GREEDY_WIDTH = (
     "temperature 0 makes every branch the same: {n} branches bought nothing more than one; "
     "sample with temperature > 0 to let the search vote"
 )
-NO_ANSWER = (
-    "no branch gave an answer the proxy could read (a \\boxed{} or a final-answer phrase): the "
-    "text is the longest branch's, and nothing was voted on"
-)
+NO_ANSWER = {
+    "text": "no branch gave an answer the proxy could read (a \\boxed{} or a final-answer "
+    "phrase): the text is the longest branch's, and nothing was voted on",
+    "json": "no branch finished a JSON document (a larger max_tokens may let them): the text "
+    "is the longest branch's, and nothing was voted on",
+}
+NO_ANSWER["tool_call"] = NO_ANSWER["json"]
 EARLY_LOGPROBS = (
     "logprobs cover the branch's own tokens; the probe that read its answer early is not among them"
 )
@@ -80,7 +83,10 @@ def _text_of(result: SearchResult, probe_suffix: str) -> tuple[str, str]:
 
 def _tool_call(document: str | None) -> tuple[str | None, list[ToolCall] | None]:
     """A tool-call branch's document as the message's content or its tool call."""
-    value: Any = json.loads(document) if document else None
+    try:
+        value: Any = json.loads(document) if document else None
+    except ValueError:  # an answer a controller chose itself, not the branches' JSON
+        value = None
     if isinstance(value, dict) and "name" in value:
         arguments = json.dumps(value.get("arguments", {}), ensure_ascii=False)
         return None, [ToolCall(function=FunctionCall(name=str(value["name"]), arguments=arguments))]
@@ -92,8 +98,8 @@ def _tool_call(document: str | None) -> tuple[str | None, list[ToolCall] | None]
 def render(result: SearchResult, r: Rendering) -> Outcome:
     """The client's answer to a search."""
     warnings = []
-    if result.answer is None and r.spec.output.kind == "text":
-        warnings.append(NO_ANSWER)
+    if result.answer is None:
+        warnings.append(NO_ANSWER[r.spec.output.kind])
     if r.spec.temperature == 0 and len(result.branches) > 1:
         warnings.append(GREEDY_WIDTH.format(n=len(result.branches)))
     text: str | None

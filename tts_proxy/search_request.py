@@ -66,7 +66,14 @@ def _refuse(param: str, why: str) -> InvalidRequestError:
 
 
 def _given(request: ChatCompletionRequest | CompletionRequest) -> set[str]:
-    return {k for k, v in request.model_dump(exclude_unset=True).items() if v is not None}
+    """The parameters the request sets to something that does anything: clients send their
+    defaults (LangChain: ``frequency_penalty: 0``), which are no request at all."""
+    return {k for k, v in request.model_dump(exclude_unset=True).items() if _asks(v)}
+
+
+def _asks(value: object) -> bool:
+    """Whether a parameter's value asks for anything (None, 0, false and empty do not)."""
+    return value is not None and value is not False and value != 0 and value not in ({}, [])
 
 
 def search_request(

@@ -12,6 +12,7 @@ from tts_proxy.actions import Action
 from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.remote import RemoteController, SandboxedFile, remote_class
+from tts_proxy.controllers.sandbox import Limits
 from tts_proxy.controllers.wire import DeltaEncoder, Mirror
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.synthetic import synthetic_question
@@ -30,7 +31,8 @@ from tts_proxy.controllers.cmc import ConfidenceMomentum
 
 
 def served(body: str, name: str, *, call_seconds: float = 2.0) -> type[RemoteController]:
-    return remote_class(name, SandboxedFile(HEAD + body, f"{name}.py", call_seconds=call_seconds))
+    limits = Limits(memory_bytes=1 << 30, cpu_seconds=600, wall_seconds=call_seconds)
+    return remote_class(SandboxedFile(HEAD + body, f"{name}.py", limits=limits))
 
 
 def test_a_sandboxed_controller_decides_as_it_would_in_process() -> None:

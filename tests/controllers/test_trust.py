@@ -23,7 +23,7 @@ class Quick(Controller):
 """
 
 
-def never_sandboxed(path: Path) -> GateResult:
+def never_sandboxed(source: str, filename: str) -> GateResult:
     return GateResult(False, ["the sandbox was not to be used here"])
 
 
@@ -57,3 +57,28 @@ def test_a_malformed_trust_list_fails_loudly(tmp_path: Path) -> None:
     bad.write_text("not-a-digest quick.py\n")
     with pytest.raises(ValueError, match="not a SHA-256"):
         TrustList.read(bad)
+
+
+def test_a_sandboxed_file_cannot_take_a_trusted_files_name_and_a_clash_is_not_forever(
+    tmp_path: Path,
+) -> None:
+    controllers = tmp_path / "controllers"
+    controllers.mkdir()
+    trusted = controllers / "z_quick.py"
+    trusted.write_text(SOURCE)
+    trust_file = tmp_path / "trusted.txt"
+    trust_file.write_text(digest(trusted) + "\n")
+
+    def passes(source: str, filename: str) -> GateResult:
+        return GateResult(True, [], {"controller": "quick"})
+
+    impostor = controllers / "a_quick.py"  # sorts first, and claims the same name
+    impostor.write_text(SOURCE.replace("in process", "impostor"))
+    registry = ControllerRegistry([controllers], trust=TrustList.read(trust_file), gate=passes)
+    verdicts = {Path(f.path).name: f.trust for f in registry.files}
+    assert verdicts == {"z_quick.py": Trust.TRUSTED, "a_quick.py": Trust.REFUSED}
+    trusted.unlink()
+    registry.reload()
+    (file,) = registry.files
+    assert file.trust is Trust.SANDBOXED  # the name is free now: its cached verdict stands
+    registry.close()

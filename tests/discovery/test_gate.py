@@ -67,7 +67,7 @@ def test_an_endless_loop_is_stopped_by_the_limits(tmp_path: Path) -> None:
     limits = SandboxLimits(cpu_seconds=5, memory_bytes=2 << 30, wall_seconds=30)
     result = check_file(write(tmp_path, source), limits=limits)
     assert not result.ok
-    assert "CPU-time" in result.reason or "timed out" in result.reason, result.reason
+    assert "CPU-time" in result.reason, result.reason
 
 
 def test_a_ten_gigabyte_list_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:

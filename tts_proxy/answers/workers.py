@@ -57,6 +57,8 @@ class AnswerWorkers:
     def _submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
         with self._lock:
             if self._pool is None or not self._pool.active:
+                if self._pool is not None:  # broken: its threads and workers go first
+                    self._pool.stop()  # type: ignore[no-untyped-call]
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(_PRELOAD)
                 self._pool = pebble.ProcessPool(
@@ -81,11 +83,15 @@ class AnswerWorkers:
         return self._settled(self._submit(fn, args), fallback)
 
     async def acall(self, fn: Callable[..., T], args: tuple[Any, ...], *, fallback: T) -> T:
-        """``call`` without blocking the event loop (a cancelled caller lets the work finish)."""
+        """``call`` without blocking the event loop (a cancelled caller cancels the call)."""
         if self.processes == 0:
             return fn(*args)
         future = self._submit(fn, args)
-        await asyncio.wait([asyncio.wrap_future(future)])  # a cancelled wait leaves it running
+        try:
+            await asyncio.wait([asyncio.wrap_future(future)])
+        except asyncio.CancelledError:  # nobody wants it: do not let it queue behind others
+            future.cancel()
+            raise
         return self._settled(future, fallback)
 
     def map(

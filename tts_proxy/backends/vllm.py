@@ -29,6 +29,7 @@ from tts_proxy.state import BranchState, TokenLogprob
 
 T = TypeVar("T")
 AFFINITY_HEADER = "x-session-id"
+UNLIKELY = -9999.0  # a logprob vLLM gives no number for (OpenAI's floor; JSON has no -inf)
 
 
 def _root_url(url: str) -> str:
@@ -203,7 +204,7 @@ def _token_logprobs(found: Any, top: int | None) -> tuple[TokenLogprob, ...]:
     out = []
     for token, value, alts in zip(tokens, values, alternatives, strict=False):
         ranked = sorted((alts or {}).items(), key=lambda kv: -kv[1])[:top]
-        out.append(TokenLogprob(str(token), float(value if value is not None else -math.inf),
+        out.append(TokenLogprob(str(token), float(value if value is not None else UNLIKELY),
                                 tuple((str(t), float(v)) for t, v in ranked)))  # fmt: skip
     return tuple(out)
 

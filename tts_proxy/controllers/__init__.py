@@ -21,7 +21,7 @@ import inspect
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
@@ -92,32 +92,36 @@ def load_controller_file(path: Path) -> list[type[Controller]]:
 
 
 FileVersion = tuple[str, int, int]  # path, mtime in ns, size
-Gate = Callable[[Path], "GateResult"]  # a file -> the gate's verdict
+Gate = Callable[[str, str], "GateResult"]  # (source, filename) -> the gate's verdict
 Untrusted = Literal["sandbox", "refuse"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ControllerFile:
     """One extra file: how it is served (``trust``), what it serves, or why it is refused."""
 
     path: str
     trust: Trust
-    controllers: list[type[Controller]] = field(default_factory=list)
+    controllers: tuple[type[Controller], ...] = ()
     reason: str | None = None
 
     def close(self) -> None:
-        """Stop what serves it (a sandboxed worker), if anything."""
+        """Stop what serves it (a sandboxed worker) for good, if anything."""
         from tts_proxy.controllers.remote import RemoteController
 
         for cls in self.controllers:
             if issubclass(cls, RemoteController):
-                cls.sandboxed.kill()
+                cls.sandboxed.close()
 
 
-def _gate(path: Path) -> GateResult:
-    from tts_proxy.controllers.gate import check_file
+def _refused(path: Path, why: str) -> ControllerFile:
+    return ControllerFile(str(path), Trust.REFUSED, reason=why)
 
-    return check_file(path)
+
+def _gate(source: str, filename: str) -> GateResult:
+    from tts_proxy.controllers.gate import check_source
+
+    return check_source(source, filename)
 
 
 class ControllerRegistry:
@@ -160,59 +164,67 @@ class ControllerRegistry:
 
     def reload(self) -> None:
         """Read the extra directories again: new or changed files get a verdict, files that
-        are gone stop being served (their sandboxed workers stop)."""
+        are gone stop being served (their sandboxed workers stop). Where two files serve one
+        name, data and trusted files win over sandboxed ones, then the first path."""
         versions = self.versions()
         by_version = {v: self._by_version.get(v) or self._judge(Path(v[0])) for v in versions}
         for version, old in self._by_version.items():
             if version not in by_version:
                 old.close()
-        found = dict(self._builtins)
-        for file in by_version.values():
-            taken = [c.name for c in file.controllers if c.name in found]
-            if taken:
-                file.close()
-                file.trust, file.controllers = Trust.REFUSED, []
-                file.reason = f"{file.path}: {', '.join(map(repr, taken))} is already served"
+        served = dict(self._builtins)
+        files = []
+        for file in sorted(by_version.values(), key=lambda f: (f.trust is Trust.SANDBOXED, f.path)):
+            taken = [c.name for c in file.controllers if c.name in served]
+            if taken:  # refused this time only: the cached verdict stays for later reloads
+                files.append(
+                    _refused(Path(file.path), f"{', '.join(map(repr, taken))} is already served")
+                )
                 continue
-            found |= {c.name: c for c in file.controllers}
-        self._by_version, self.files, self._by_name = by_version, list(by_version.values()), found
+            served |= {c.name: c for c in file.controllers}
+            files.append(file)
+        self._by_version, self._by_name = by_version, served
+        self.files = sorted(files, key=lambda f: f.path)
 
     def _judge(self, path: Path) -> ControllerFile:
-        if path.suffix == ".json":
-            return self._document(path)
+        """The verdict on one file, from one read of its bytes (what is checked is what runs)."""
         try:
-            trusted = self.trust.trusts(path)
+            data = path.read_bytes()
         except OSError as exc:
-            return ControllerFile(str(path), Trust.REFUSED, reason=f"unreadable: {exc}")
-        if trusted:
+            return _refused(path, f"unreadable: {exc.strerror}")
+        if path.suffix == ".json":
+            return self._document(path, data)
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refused(path, "not UTF-8 text")
+        if self.trust.trusts(data):
             try:
-                return ControllerFile(str(path), Trust.TRUSTED, load_controller_file(path))
+                return ControllerFile(str(path), Trust.TRUSTED,
+                                      tuple(controllers_in_source(source, str(path))))  # fmt: skip
             except ControllerLoadError as exc:
-                return ControllerFile(str(path), Trust.REFUSED, reason=exc.message)
+                return _refused(path, exc.message)
         if self.untrusted == "refuse":
-            why = "not in the trust list (untrusted files are refused)"
-            return ControllerFile(str(path), Trust.REFUSED, reason=why)
-        return self._sandboxed(path)
+            return _refused(path, "not in the trust list (untrusted files are refused)")
+        return self._sandboxed(path, source)
 
-    def _document(self, path: Path) -> ControllerFile:
-        from tts_proxy.controllers.document import build, load_document
+    def _document(self, path: Path, data: bytes) -> ControllerFile:
+        from tts_proxy.controllers.document import build, parse_document
 
         try:
-            doc = load_document(path)
+            doc = parse_document(data, str(path))
         except ControllerLoadError as exc:
-            return ControllerFile(str(path), Trust.REFUSED, reason=exc.message)
-        return ControllerFile(str(path), Trust.DATA, [build(doc.controller, doc.name)])
+            return _refused(path, exc.message)
+        return ControllerFile(str(path), Trust.DATA, (build(doc.controller, doc.name),))
 
-    def _sandboxed(self, path: Path) -> ControllerFile:
+    def _sandboxed(self, path: Path, source: str) -> ControllerFile:
         from tts_proxy.controllers.remote import SandboxedFile, remote_class
 
-        verdict = self.gate(path)
+        verdict = self.gate(source, path.name)
         if not verdict.ok:
-            return ControllerFile(str(path), Trust.REFUSED,
-                                  reason=f"refused by the gate: {verdict.reason}")  # fmt: skip
-        name = str(verdict.report["controller"])  # as the sandboxed run found it
-        served = remote_class(name, SandboxedFile(path.read_text(), path.name))
-        return ControllerFile(str(path), Trust.SANDBOXED, [served])
+            return _refused(path, f"refused by the gate: {verdict.reason}")
+        name = str(verdict.report["controller"])  # as the gate's sandboxed load found it
+        served = remote_class(SandboxedFile(source, path.name), name=name)
+        return ControllerFile(str(path), Trust.SANDBOXED, (served,))
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
@@ -231,5 +243,5 @@ class ControllerRegistry:
 
     def close(self) -> None:
         """Stop every sandboxed worker."""
-        for file in self.files:
+        for file in self._by_version.values():
             file.close()

@@ -147,7 +147,9 @@ def build(spec: FamilySpec | StitchedSpec, name: str = "") -> type[Controller]:
         pieces = tuple(Piece(p.start, p.end, build(p.controller), p.lo, p.hi) for p in spec.pieces)
         return type(name or "stitched", (Stitched,), {"name": name, "pieces": pieces})
     if spec.ramps is None:
-        return _builtins()[spec.family]
+        family = _builtins()[spec.family]
+        # A document's own name serves the family under it; a piece (no name) is the family.
+        return type(name, (family,), {"name": name}) if name else family
     ramps = {k: r.ramp() for k, r in spec.ramps.items()}
     return type(name or "cmc_setting", (ConfidenceMomentum,), {"name": name, "ramps": ramps})
 
@@ -169,6 +171,9 @@ def _family_of(cls: type[Controller]) -> FamilySpec:
     builtins = _builtins()
     if builtins.get(cls.name) is cls:
         return FamilySpec.model_validate({"family": cls.name})
+    family = next((b for b in builtins.values() if cls.__bases__ == (b,)), None)
+    if family is not None and family is not ConfidenceMomentum:  # a family under a new name
+        return FamilySpec.model_validate({"family": family.name})
     if issubclass(cls, ConfidenceMomentum):
         ramps = {k: RampSpec(lo=r.lo, hi=r.hi, geometric=r.geometric, onset=r.onset,
                              until=r.until) for k, r in cls.ramps.items()}  # fmt: skip
@@ -179,13 +184,20 @@ def _family_of(cls: type[Controller]) -> FamilySpec:
 def load_document(path: Path) -> ControllerDocument:
     """A document from a file; ``ControllerLoadError`` naming what is wrong with it."""
     try:
-        return ControllerDocument.model_validate_json(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise ControllerLoadError(f"cannot read {path}: {exc.strerror}") from exc
+    return parse_document(data, str(path))
+
+
+def parse_document(data: bytes, where: str) -> ControllerDocument:
+    """A document from its bytes; ``ControllerLoadError`` naming what is wrong with it."""
+    try:
+        return ControllerDocument.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "the document"
-        raise ControllerLoadError(f"{path}: {where}: {first.get('msg')}") from exc
+        field = ".".join(str(p) for p in first.get("loc", ())) or "the document"
+        raise ControllerLoadError(f"{where}: {field}: {first.get('msg')}") from exc
 
 
 def write_document(path: Path, document: ControllerDocument) -> None:

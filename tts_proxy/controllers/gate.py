@@ -3,10 +3,10 @@
 1. A lint of the source: it parses, and it names no module or builtin that reaches the
    system (``os``, ``open``, ``eval``, dunder attributes ...). This refuses the obvious cheaply;
    it is *not* what contains a file -- no allow-list can contain Python.
-2. A run in the OS sandbox (``sandbox``: bubblewrap, seccomp, resource limits, a wall-time
-   limit): the file is loaded there, its controller found, its cost checked to grow with beta
-   on a few questions, and -- when asked -- its accuracy-tokens curve measured. Whatever the
-   file does, it does there: the report comes back on a pipe.
+2. A load in the OS sandbox (``sandbox``: bubblewrap, seccomp, resource limits) as a worker
+   that only decides (``remote``), while this process replays questions against it: its
+   cost must grow with beta on a few questions, and -- when asked -- its accuracy-tokens
+   curve is measured. Whatever the file does, it does in the sandbox; the figures are ours.
 
 Files the operator trusts (``trust``) and data documents (``document``) skip the sandbox.
 """
@@ -14,14 +14,17 @@ Files the operator trusts (``trust``) and data documents (``document``) skip the
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
+import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tts_proxy.controllers.sandbox import LAUNCH_ENV, Limits, SandboxUnavailable, command
+from tts_proxy.controllers.base import Controller
+from tts_proxy.controllers.base import Limits as Budget
+from tts_proxy.controllers.remote import RemoteControllerError, SandboxedFile, remote_class
+from tts_proxy.controllers.sandbox import Limits, SandboxUnavailable
 
 STDLIB_ALLOWED = frozenset(
     {
@@ -50,8 +53,13 @@ FORBIDDEN_NAMES = frozenset(
     }
 )  # fmt: skip
 ALLOWED_DUNDERS = frozenset({"__init__", "__future__"})
-# The gate's own run: short, and small.
+# The gate's own run: short, and small; each decide at most CALL_SECONDS.
 GATE_LIMITS = Limits(memory_bytes=2 << 30, cpu_seconds=60, wall_seconds=120)
+CALL_SECONDS = 5.0
+MONOTONE_BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MONOTONE_QUESTIONS = 4
+MONOTONE_REPEATS = 4
+MONOTONE_TOLERANCE = 0.01  # relative: a cost may dip by 1% between beta steps (rounding)
 
 
 @dataclass(slots=True)
@@ -115,70 +123,90 @@ def check_file(
     limits: Limits = GATE_LIMITS,
     lint: bool = True,
 ) -> GateResult:
-    """Lint (unless ``lint=False``), then the sandboxed load, monotone check and (optional)
-    evaluation of a controller file.
-
-    ``data``: replay files for the monotone check (synthetic questions when empty);
-    ``evaluate``: a curve to measure (``isolated.check``'s ``evaluate`` task). The files they
-    name are readable in the sandbox; their answer keys must be cached already (the caller
-    loaded them), since the sandbox cannot write the cache.
-    """
+    """``check_source`` on a file's text."""
     try:
         source = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         return GateResult(False, [f"unreadable: {exc}"])
+    return check_source(source, path.name, data=data, evaluate=evaluate, limits=limits,
+                        lint=lint)  # fmt: skip
+
+
+def check_source(
+    source: str,
+    filename: str,
+    *,
+    data: Sequence[Path] = (),
+    evaluate: dict[str, Any] | None = None,
+    limits: Limits = GATE_LIMITS,
+    lint: bool = True,
+) -> GateResult:
+    """Lint (unless ``lint=False``), then load the controller in the sandbox and check, from
+    this process, that its cost grows with beta; measure its curve when asked.
+
+    ``data``: replay files for the monotone check (synthetic questions when empty);
+    ``evaluate``: a curve to measure -- ``{"environments": [{"path", "indices"}], "betas",
+    "repeats", "seed", "width"}``. The sandboxed worker only decides; the replay and the
+    figures are this process's, so a controller cannot report figures of its own. Every call
+    after ``limits.wall_seconds`` fails, which ends the check.
+    """
     problems = static_problems(source) if lint else []
     if problems:
         return GateResult(False, problems)
-    paths = [Path(p) for p in data]
-    if evaluate:
-        paths += [Path(e["path"]) for e in evaluate["environments"]]
-    task = {
-        "source": source,
-        "filename": path.name,
-        "data": [str(p.resolve()) for p in data],
-        "evaluate": evaluate,
-        "memory_bytes": limits.memory_bytes,
-        "cpu_seconds": limits.cpu_seconds,
-    }
-    return run_check(task, limits.wall_seconds, readable=paths)
-
-
-def run_check(task: dict[str, Any], wall_seconds: float, *, readable: Sequence[Path]) -> GateResult:
-    """Run one check task in the sandbox; its last stdout line is its JSON report."""
-    from tts_proxy.replay.key_cache import cache_file
-
-    keys = cache_file()
+    deadline = time.monotonic() + limits.wall_seconds
+    call = Limits(limits.memory_bytes, limits.cpu_seconds, CALL_SECONDS)
+    sandboxed = SandboxedFile(source, filename, limits=call, deadline=deadline)
     try:
-        argv = command(["-m", "tts_proxy.controllers.isolated", "check"],
-                       readable=[*readable, *([keys] if keys.exists() else [])])  # fmt: skip
-    except SandboxUnavailable as exc:
+        controller = remote_class(sandboxed)
+        return _checked(controller, data, evaluate)
+    except (SandboxUnavailable, RemoteControllerError) as exc:
         return GateResult(False, [str(exc)])
-    try:
-        done = subprocess.run(
-            argv, input=json.dumps(task | {"key_cache": str(keys)}), capture_output=True,
-            text=True, timeout=wall_seconds, env=LAUNCH_ENV,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return GateResult(False, [f"timed out after {wall_seconds:g} s of wall time"])
-    return _verdict(done)
+    finally:
+        sandboxed.close()
 
 
-def _verdict(done: subprocess.CompletedProcess[str]) -> GateResult:
-    lines = done.stdout.strip().splitlines()
-    try:
-        report = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        report = None
-    if not isinstance(report, dict):
-        if done.returncode < 0 or done.returncode > 128:
-            signum = -done.returncode if done.returncode < 0 else done.returncode - 128
-            why = f"killed by signal {signum}"
-            if signum in (9, 24):  # SIGKILL, SIGXCPU: the limits at work
-                why += " (CPU-time or memory limit)"
-        else:
-            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            why = f"exited with {done.returncode}: {tail[0][:300]}"
-        return GateResult(False, [why])
-    reasons = [str(r) for r in report.get("reasons", [])]
-    return GateResult(bool(report.get("ok")) and not reasons, reasons, report)
+def _checked(
+    controller: type[Controller], data: Sequence[Path], spec: dict[str, Any] | None
+) -> GateResult:
+    from tts_proxy.discovery.curves import measure
+    from tts_proxy.discovery.environments import load_environment
+    from tts_proxy.replay.synthetic import synthetic_question
+
+    if data:
+        sample = load_environment(data[0]).questions[:MONOTONE_QUESTIONS]
+    else:
+        sample = tuple(synthetic_question(s) for s in range(MONOTONE_QUESTIONS))
+    report: dict[str, Any] = {"controller": controller.name}
+    costs, problem = _monotone(controller, sample)
+    report["monotone_costs"] = costs
+    if problem is not None:
+        return GateResult(False, [problem], report)
+    if spec:
+        envs = [load_environment(Path(e["path"]), e.get("indices")) for e in spec["environments"]]
+        seed, width = int(spec.get("seed", 0)), int(spec.get("width", 64))
+        curve = measure(controller, envs, spec["betas"], repeats=int(spec["repeats"]),
+                        seed=seed, width=width)  # fmt: skip
+        if curve.faults:
+            return GateResult(False, [f"while measured: {curve.faults[0]}"], report)
+        report["curve"] = curve.to_json()
+    return GateResult(True, [], report)
+
+
+def _monotone(
+    controller: type[Controller], sample: Sequence[Any]
+) -> tuple[list[float], str | None]:
+    """Its cost at each of ``MONOTONE_BETAS``, and what is wrong (a fault, a falling cost)."""
+    from tts_proxy.replay.evaluate import evaluate
+
+    costs: list[float] = []
+    for beta in MONOTONE_BETAS:
+        ev = evaluate(controller, sample, beta, limits=Budget(max_branches=64),
+                      repeats=MONOTONE_REPEATS)  # fmt: skip
+        if ev.faults:
+            return costs, f"at beta {beta}: {ev.faults[0]}"
+        costs.append(ev.tokens_per_question)
+    for (b0, c0), (b1, c1) in itertools.pairwise(zip(MONOTONE_BETAS, costs, strict=True)):
+        if c1 < c0 * (1 - MONOTONE_TOLERANCE):
+            why = f"cost falls as beta grows: {c0:.0f} tokens at beta {b0} but {c1:.0f} at {b1}"
+            return costs, why
+    return costs, None

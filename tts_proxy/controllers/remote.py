@@ -1,12 +1,16 @@
-"""Serving an untrusted controller file from the OS sandbox, one ``decide`` per round.
+"""Running an untrusted controller file from the OS sandbox, one ``decide`` per round.
 
-Each such file gets one long-lived sandboxed worker (``isolated serve``) that holds every
-search's controller; the proxy keeps ``RemoteController`` stand-ins that send the worker each
-round's view delta and get its actions back (``wire``). The pipes are read and written by two
-threads, so no call blocks the event loop: ``adecide`` awaits a future. A call that takes
-longer than the limit kills the worker -- the searches on it end as a controller fault, the
-engine answers by majority -- and the next search starts a new one; a file whose workers keep
-dying is refused calls for a while instead of restarted on every request.
+Each such file gets a sandboxed worker (``isolated serve``) holding the controller of every
+search it serves; the proxy keeps ``RemoteController`` stand-ins that send the worker each
+round's view delta and get its actions back (``wire``). The engine, the replay and the
+accounting stay in the trusted process: the sandbox only decides. The pipes are read and
+written by two threads per worker, so no call blocks the event loop (``adecide`` awaits a
+future), and a reply is read with a length cap.
+
+A call that takes longer than ``call_seconds`` kills the worker -- its searches end as a
+controller fault, the engine answers by majority -- and the next search starts a new one; a
+file whose workers keep dying is refused calls for a while instead of being restarted on
+every request. With a ``deadline`` (the gate's wall-time limit) no call is made after it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import itertools
 import json
 import queue
 import random
+import re
 import subprocess
 import threading
 import time
@@ -27,40 +32,132 @@ from typing import Any, ClassVar
 
 from tts_proxy.actions import Action
 from tts_proxy.controllers.base import Controller, Limits
-from tts_proxy.controllers.isolated import SERVE_LIMITS
-from tts_proxy.controllers.sandbox import LAUNCH_ENV, command
+from tts_proxy.controllers.sandbox import LAUNCH_ENV, SERVE_LIMITS, command
+from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.controllers.wire import DeltaEncoder, decode_actions
 from tts_proxy.state import View
 
 START_SECONDS = 60.0
 RESTARTS_BEFORE_PAUSE = 5
 PAUSE_SECONDS = 60.0
+MAX_REPLY_BYTES = 1 << 20  # a reply (actions, an answer) is small; a longer line kills the worker
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class RemoteControllerError(Exception):
     """The sandboxed controller failed: it raised, sent garbage, or its worker died."""
 
 
+Reply = concurrent.futures.Future[dict[str, Any]]
+
+
+class _Worker:
+    """One sandboxed process and its pipes: calls by id, replies read by a thread."""
+
+    def __init__(self, filename: str, limits: SandboxLimits) -> None:
+        self.filename = filename
+        argv = ["-m", "tts_proxy.controllers.isolated", "serve",
+                "--memory", str(limits.memory_bytes), "--cpu", str(limits.cpu_seconds)]  # fmt: skip
+        self.process = subprocess.Popen(
+            command(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=LAUNCH_ENV,
+        )  # fmt: skip
+        self.pending: dict[int, Reply] = {}
+        self._ids = itertools.count()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=self._write, daemon=True).start()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> Reply:
+        future: Reply = concurrent.futures.Future()
+        number = next(self._ids)
+        self.pending[number] = future
+        if not self.alive():
+            future.set_exception(RemoteControllerError(f"{self.filename}: its worker ended"))
+        self._outbox.put((json.dumps(message | {"id": number}) + "\n").encode())
+        return future
+
+    def kill(self) -> None:
+        self._outbox.put(None)
+        if self.alive():
+            self.process.kill()
+
+    def _ending(self) -> str:
+        """How the worker ended, in words (the limits at work, mostly)."""
+        try:
+            code = self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            return "stopped answering"
+        signals = {
+            9: "was killed (its CPU-time, memory or wall-time limit)",
+            24: "ran out of its CPU-time limit",
+            11: "crashed (a segmentation fault)",
+        }
+        signum = -code if code < 0 else code - 128 if code > 128 else 0  # bwrap: 128 + signal
+        if signum:
+            return signals.get(signum, f"was killed by signal {signum}")
+        return f"exited with status {code}"
+
+    def _write(self) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        while (line := self._outbox.get()) is not None:
+            try:
+                stdin.write(line)
+                stdin.flush()
+            except (OSError, ValueError):
+                return
+
+    def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        while line := stdout.readline(MAX_REPLY_BYTES + 1):
+            if len(line) > MAX_REPLY_BYTES:
+                self.kill()  # a reply that long is no reply: the worker is misbehaving
+                break
+            try:
+                reply = json.loads(line)
+                future = self.pending.pop(int(reply["id"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if not future.done():
+                future.set_result(reply)
+        gone = RemoteControllerError(f"{self.filename}: its sandboxed worker {self._ending()}")
+        for future in list(self.pending.values()):
+            if not future.done():
+                future.set_exception(gone)
+        self.pending.clear()
+
+
 class SandboxedFile:
-    """One untrusted controller file and the sandboxed worker that serves it."""
+    """One untrusted controller's source and the sandboxed worker that runs it."""
 
     def __init__(
-        self, source: str, filename: str, *, call_seconds: float = SERVE_LIMITS.wall_seconds
-    ):
+        self,
+        source: str,
+        filename: str,
+        *,
+        limits: SandboxLimits = SERVE_LIMITS,
+        deadline: float | None = None,
+    ) -> None:
         self.source = source
         self.filename = filename
-        self.call_seconds = call_seconds
+        self.limits = limits
+        self.call_seconds = limits.wall_seconds  # per call
+        self.deadline = deadline  # time.monotonic() after which no call is made
+        self.name: str | None = None  # the controller's name, once loaded
+        self.closed = False
         self.restarts: list[float] = []
-        self._process: subprocess.Popen[bytes] | None = None
-        self._pending: dict[int, concurrent.futures.Future[dict[str, Any]]] = {}
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._ids = itertools.count()
+        self._worker: _Worker | None = None
         self._lock = threading.Lock()
 
-    # -- the worker ------------------------------------------------------------------------
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        """Start a worker and load the file into it (blocking; never on the event loop)."""
+    def _start(self) -> _Worker:
+        """A worker with the file loaded (blocking; never on the event loop)."""
+        if self.closed:
+            raise RemoteControllerError(f"{self.filename}: no longer served")
         recent = [t for t in self.restarts if time.monotonic() - t < PAUSE_SECONDS]
         if len(recent) >= RESTARTS_BEFORE_PAUSE:
             raise RemoteControllerError(
@@ -68,79 +165,55 @@ class SandboxedFile:
                 f"{PAUSE_SECONDS:.0f} s; calls are refused for a while"
             )
         self.restarts = [*recent, time.monotonic()]
-        process = subprocess.Popen(
-            command(["-m", "tts_proxy.controllers.isolated", "serve"]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=LAUNCH_ENV,
-        )  # fmt: skip
-        self._outbox = queue.SimpleQueue()
-        threading.Thread(target=self._write, args=(process, self._outbox), daemon=True).start()
-        threading.Thread(target=self._read, args=(process,), daemon=True).start()
-        self._process = process
-        loaded = self._send({"op": "load", "source": self.source, "filename": self.filename})
+        worker = _Worker(self.filename, self.limits)
+        loaded = worker.send({"op": "load", "source": self.source, "filename": self.filename})
         try:
             reply = loaded.result(START_SECONDS)
         except concurrent.futures.TimeoutError:
-            self.kill()
+            worker.kill()
             raise RemoteControllerError(f"{self.filename}: the sandbox did not start") from None
-        if "error" in reply:
-            self.kill()
-            raise RemoteControllerError(f"{self.filename}: {reply['error']}")
-        return process
+        except RemoteControllerError:
+            worker.kill()
+            raise
+        name = reply.get("controller")
+        if "error" in reply or not isinstance(name, str) or not _NAME.match(name):
+            worker.kill()
+            why = reply.get("error") or f"not a controller name: {str(name)[:80]!r}"
+            raise RemoteControllerError(f"{self.filename}: {why}")
+        self.name = name
+        return worker
 
-    def _running(self) -> None:
+    def load(self) -> str:
+        """Start the worker and load the file; the controller's name (blocking)."""
+        self._running()
+        assert self.name is not None
+        return self.name
+
+    def _running(self) -> _Worker:
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                self._start()
-
-    def _write(
-        self, process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[bytes | None]
-    ) -> None:
-        assert process.stdin is not None
-        while (line := outbox.get()) is not None:
-            try:
-                process.stdin.write(line)
-                process.stdin.flush()
-            except (OSError, ValueError):
-                return
-
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            try:
-                reply = json.loads(line)
-                future = self._pending.pop(int(reply["id"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # not one of ours: the controller cannot forge what it cannot see
-            if not future.done():
-                future.set_result(reply)
-        gone = RemoteControllerError(f"{self.filename}: its sandboxed worker ended")
-        for future in list(self._pending.values()):
-            if not future.done():
-                future.set_exception(gone)
-        self._pending.clear()
-
-    def _send(self, message: dict[str, Any]) -> concurrent.futures.Future[dict[str, Any]]:
-        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        number = next(self._ids)
-        self._pending[number] = future
-        self._outbox.put((json.dumps(message | {"id": number}) + "\n").encode())
-        return future
+            if self._worker is None or not self._worker.alive():
+                self._worker = self._start()
+            return self._worker
 
     def kill(self) -> None:
-        """Stop the worker now (its searches fail; the next one starts another)."""
-        process, self._process = self._process, None
-        self._outbox.put(None)
-        if process is not None and process.poll() is None:
-            process.kill()
+        """Stop the worker now (its searches fail; the next call starts another)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill()
 
-    # -- calls -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the worker for good: the file is no longer served."""
+        self.closed = True
+        self.kill()
 
     async def call(self, message: dict[str, Any]) -> dict[str, Any]:
         """One request to the worker, started if need be; past ``call_seconds`` it is killed."""
-        if self._process is None or self._process.poll() is not None:
-            await asyncio.to_thread(self._running)
-        future = asyncio.wrap_future(self._send(message))
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise RemoteControllerError(f"{self.filename}: its time is up")
+        worker = self._worker
+        if worker is None or not worker.alive():
+            worker = await asyncio.to_thread(self._running)
+        future = asyncio.wrap_future(worker.send(message))
         try:
             reply = await asyncio.wait_for(future, self.call_seconds)
         except TimeoutError:
@@ -149,13 +222,14 @@ class SandboxedFile:
                 f"{self.filename}: no answer within {self.call_seconds:g} s; its worker was stopped"
             ) from None
         if "error" in reply:
-            raise RemoteControllerError(str(reply["error"]))
+            raise RemoteControllerError(str(reply["error"])[:500])
         return reply
 
     def notify(self, message: dict[str, Any]) -> None:
         """A message with no reply wanted (a search's end), if a worker is running."""
-        if self._process is not None and self._process.poll() is None:
-            self._send(message)
+        worker = self._worker
+        if worker is not None and worker.alive():
+            worker.send(message)
 
 
 class RemoteController(Controller):
@@ -189,7 +263,7 @@ class RemoteController(Controller):
 
     async def aaggregate(self, view: View) -> str | None:
         answer = (await self.sandboxed.call(self._message("aggregate", view))).get("answer")
-        if answer is not None and not isinstance(answer, str):
+        if answer is not None and (not isinstance(answer, str) or len(answer) > 4096):
             raise RemoteControllerError("aggregate returned something that is not an answer")
         return answer
 
@@ -197,6 +271,12 @@ class RemoteController(Controller):
         self.sandboxed.notify({"op": "close", "session": self.session})
 
 
-def remote_class(name: str, sandboxed: SandboxedFile) -> type[RemoteController]:
-    """The served class for a sandboxed file's controller ``name``."""
+def remote_class(sandboxed: SandboxedFile, name: str | None = None) -> type[RemoteController]:
+    """The served class for a sandboxed file: under ``name`` (what the gate's sandboxed load
+    reported), or under the name its worker reports now (it is started and loaded)."""
+    if name is None:
+        name = sandboxed.load()
+    elif not _NAME.match(name):
+        raise RemoteControllerError(f"{sandboxed.filename}: not a controller name: {name[:80]!r}")
+    sandboxed.name = name
     return type(f"Remote_{name}", (RemoteController,), {"name": name, "sandboxed": sandboxed})

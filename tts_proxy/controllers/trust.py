@@ -28,6 +28,7 @@ class Trust(StrEnum):
 
 
 def digest(path: Path) -> str:
+    """The SHA-256 of a file, as the trust list holds it."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -53,5 +54,6 @@ class TrustList:
             digests.add(first)
         return cls(frozenset(digests))
 
-    def trusts(self, path: Path) -> bool:
-        return digest(path) in self.digests
+    def trusts(self, data: bytes) -> bool:
+        """Whether these bytes (a file's, read once) are pinned in the list."""
+        return hashlib.sha256(data).hexdigest() in self.digests

@@ -36,6 +36,7 @@ class Point:
 class Curve:
     points: tuple[Point, ...]
     per_environment: tuple[tuple[str, tuple[Point, ...]], ...] = ()
+    faults: tuple[str, ...] = ()  # what the controller did wrong while measured (not stored)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ def measure(
 ) -> Curve:
     """The controller's curve over ``betas`` on ``environments``."""
     per_env: list[tuple[str, tuple[Point, ...]]] = []
+    faults: list[str] = []
     for env in environments:
         pts = []
         for beta in betas:
@@ -91,6 +93,7 @@ def measure(
                 seed=seed,
             )
             pts.append(Point(beta, ev.accuracy, ev.tokens_per_question))
+            faults += ev.faults[: max(0, 3 - len(faults))]
         per_env.append((env.name, tuple(pts)))
     mean = tuple(
         Point(
@@ -100,7 +103,7 @@ def measure(
         )
         for i, beta in enumerate(betas)
     )
-    return Curve(mean, tuple(per_env))
+    return Curve(mean, tuple(per_env), tuple(faults))
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,16 +67,17 @@ def keep(command: list[str], grace: float) -> int:
     process = subprocess.Popen(
         command, start_new_session=True, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
     )
-    while True:
-        code = process.poll()
-        if code is not None:
-            return code
-        if stopping or _lifeline_closed():
-            stop_group(process, grace)
-            # Children that outlived their parent in the group (vLLM's engine core).
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            return 0  # stopped as asked
+    try:
+        while True:
+            code = process.poll()
+            if code is not None:
+                return code
+            if stopping or _lifeline_closed():
+                stop_group(process, grace)
+                return 0  # stopped as asked
+    finally:  # children that outlived their parent in the group (vLLM's engine core)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> None:
