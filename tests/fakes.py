@@ -113,7 +113,10 @@ class FakeModelServer:
         healthy: bool = True,
         chunk_tokens: int = 8,
         keep_episodes: bool = True,  # False for load runs: memory must stay the proxy's
+        served: Sequence[str] = ("fake",),
     ) -> None:
+        self.served = list(served)
+        self.episode_models: list[str] = []
         self.scripts = scripts
         self.keep_episodes = keep_episodes
         self.chunk_tokens = chunk_tokens
@@ -127,10 +130,10 @@ class FakeModelServer:
         return self.healthy
 
     async def models(self) -> list[dict[str, Any]]:
-        return [{"id": "fake", "object": "model", "max_model_len": 4096}]
+        return [{"id": name, "object": "model", "max_model_len": 4096} for name in self.served]
 
     async def max_model_len(self, model: str) -> int | None:
-        return 4096 if model == "fake" else None
+        return 4096 if model in self.served else None
 
     async def tokenize(
         self, model: str, *, prompt: str | None = None, messages: Any = None,
@@ -149,6 +152,7 @@ class FakeModelServer:
         episode = FakeEpisode(self.scripts, chunk_tokens=self.chunk_tokens)
         if self.keep_episodes:
             self.episodes.append(episode)
+            self.episode_models.append(model)
         return episode
 
     async def close(self) -> None:

@@ -41,7 +41,10 @@ def _serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             if not _started(embedded):
                 return 1
-            settings = settings.model_copy(update={"backend_url": embedded.url})
+            sizes = _sized(settings, embedded)
+            settings = settings.model_copy(
+                update={"backend_url": embedded.url, "model_parameters": sizes}
+            )
         app = create_app(settings, _backends(settings))
         _say_controllers(app.state.service.registry)
         _say(f"serving on http://{settings.host}:{settings.port}/v1")
@@ -78,6 +81,20 @@ def _embedded(settings: Any) -> Any:
 
     model_dir = settings.model_path or prepare_default_model()
     return EmbeddedVLLM(model_dir, served_name=settings.served_name)
+
+
+def _sized(settings: Any, embedded: Any) -> dict[str, float]:
+    """The parameter counts of the settings, with the embedded model's counted from its
+    files (FLOPs estimates) unless a setting gives it."""
+    from tts_proxy.workflows.flops import count_parameters
+
+    sizes = dict(settings.model_parameters)
+    if settings.served_name not in sizes:
+        counted = count_parameters(embedded.model_dir)
+        if counted is not None:
+            sizes[settings.served_name] = float(counted)
+            _say(f"{settings.served_name}: {counted / 1e6:.1f}M parameters (for FLOPs estimates)")
+    return sizes
 
 
 def _started(embedded: Any) -> bool:
@@ -262,7 +279,7 @@ SERVE_FLAGS = (
     "controllers_dir", "trusted_controllers_file", "untrusted_controllers",
     "default_controller", "default_beta", "max_branches", "chunk_tokens", "max_branch_tokens",
     "trace_dir", "log_prompts", "explore_rate", "admin_port", "api_keys_file",
-    "answer_workers", "shutdown_grace_seconds", "savings_reference_width",
+    "answer_workers", "shutdown_grace_seconds", "savings_reference_width", "plans_dir",
 )  # fmt: skip
 FLAG_NAMES = {"model_path": "--model"}
 

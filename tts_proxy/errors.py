@@ -75,3 +75,8 @@ class ControllerLoadError(TTSProxyError):
 
 class ReplayDataError(TTSProxyError):
     """A replay file whose content is not a format the importers know."""
+
+
+class PlanError(TTSProxyError):
+    """A workflow plan that cannot be served or searched: unreadable, invalid, or naming a
+    model, controller or stage that is not there."""

@@ -2,7 +2,8 @@
 
 Names follow Prometheus conventions: prefix ``tts_``, base units, counters end in ``_total``.
 Labels come only from bounded sets: controller names (the registry), model names (the
-backend's list; anything else is ``other``), outcomes, token kinds and call kinds.
+backend's list; anything else is ``other``), workflows and stages named by an active plan
+(anything else is ``other``), outcomes, token kinds and call kinds.
 """
 
 from __future__ import annotations
@@ -159,6 +160,29 @@ class Metrics:
             "How late the event loop ran a timer (sampled every 0.25 s): time it was blocked",
             buckets=LAG_BUCKETS, registry=r,
         )  # fmt: skip
+        self.flops = Counter(
+            "tts_estimated_flops_total",
+            "Estimated FLOPs of TTS requests (2 x parameters x tokens), by controller and model",
+            ["controller", "model"], registry=r,
+        )  # fmt: skip
+        self.workflow_requests = Counter(
+            "tts_workflow_requests_total",
+            "Requests tagged with a workflow stage, by outcome: planned (the plan chose model "
+            "and budget), no_plan (the workflow has none), unplanned_stage (its plan has none)",
+            ["workflow", "stage", "outcome"], registry=r,
+        )  # fmt: skip
+        self.workflow_tokens = Counter(
+            "tts_workflow_tokens_total", "Tokens of workflow-tagged searches, by stage and model",
+            ["workflow", "stage", "model"], registry=r,
+        )  # fmt: skip
+        self.workflow_flops = Counter(
+            "tts_workflow_flops_total",
+            "Estimated FLOPs of workflow-tagged searches (2 x parameters x tokens), by stage",
+            ["workflow", "stage", "model"], registry=r,
+        )  # fmt: skip
+        self.plans = Gauge(
+            "tts_workflow_plans", "Plan files by verdict (served, refused)", ["verdict"], registry=r
+        )
         r.register(ReplaySavings(savings_file))
         r.register(AnswerWork())
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from tts_proxy.answers import match_braces
 from tts_proxy.engine import SearchResult
-from tts_proxy.protocol import FunctionCall, ToolCall, TTSSummary, Usage
+from tts_proxy.protocol import FunctionCall, ToolCall, TTSSummary, Usage, WorkflowSummary
 from tts_proxy.savings import Baseline, Reference
 from tts_proxy.search_request import SearchRequest
 from tts_proxy.state import TokenLogprob
@@ -52,6 +53,13 @@ class Outcome:
         if s.baseline is not None:
             out |= {"x-tts-baseline": s.baseline.method,
                     "x-tts-tokens-saved": str(s.baseline.tokens_saved)}  # fmt: skip
+        if s.model is not None:  # a client's model name: headers carry Latin-1 only
+            out["x-tts-model"] = quote(s.model, safe="/:@._-+")
+        if s.flops is not None:
+            out["x-tts-flops"] = f"{s.flops:.4g}"
+        if s.workflow is not None:
+            out |= {"x-tts-workflow": s.workflow.workflow, "x-tts-stage": s.workflow.stage,
+                    "x-tts-planned": "true" if s.workflow.plan else "false"}  # fmt: skip
         return out
 
 
@@ -68,6 +76,9 @@ class Rendering:
     spec: SearchRequest
     baseline: Baseline | None
     reference: Reference | None
+    model: str | None = None
+    flops: float | None = None
+    workflow: WorkflowSummary | None = None
 
 
 def _text_of(result: SearchResult, probe_suffix: str) -> tuple[str, str]:
@@ -121,7 +132,8 @@ def render(result: SearchResult, r: Rendering) -> Outcome:
         branch_tokens=result.branch_tokens, probe_tokens=result.probe_tokens,
         chunk_tokens=r.chunk_tokens, estimated_tokens_saved=saved, baseline=r.baseline,
         reference=r.reference, request_id=r.request_id, failed_branches=result.failed,
-        fault=result.fault, warnings=warnings,
+        fault=result.fault, warnings=warnings, model=r.model, flops=r.flops,
+        workflow=r.workflow,
     )  # fmt: skip
     usage = Usage(prompt_tokens=r.prompt_tokens, completion_tokens=result.tokens,
                   total_tokens=r.prompt_tokens + result.tokens)  # fmt: skip

@@ -14,10 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tts_proxy.savings import Baseline, Reference
+from tts_proxy.workflows.tags import TagFields
 
 
-class TTSOptions(BaseModel):
-    """Per-request test-time-scaling options (sent by clients through ``extra_body``)."""
+class TTSOptions(TagFields):
+    """Per-request test-time-scaling options (sent by clients through ``extra_body``).
+    ``workflow``, ``stage`` and ``run`` tag a stage of a workflow (its plan may choose the
+    model, controller and budget)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,6 +106,15 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class WorkflowSummary(BaseModel):
+    """The workflow stage a request was, and the plan's choice for it (None: no plan)."""
+
+    workflow: str
+    stage: str
+    run: str | None = None
+    plan: str | None = None
+
+
 class TTSSummary(BaseModel):
     """What the search did, returned with every TTS response (README: "What the numbers
     mean")."""
@@ -126,6 +138,9 @@ class TTSSummary(BaseModel):
     failed_branches: int = 0  # lost to backend errors: the answer rests on the others
     fault: str | None = None  # what the controller did wrong (it was stopped, majority vote)
     warnings: list[str] = Field(default_factory=list)
+    model: str | None = None  # the model the search ran on
+    flops: float | None = None  # estimated: 2 x parameters x tokens (None: size unknown)
+    workflow: WorkflowSummary | None = None
 
 
 def _id(prefix: str) -> str:
@@ -216,11 +231,13 @@ class ErrorResponse(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    """A label for a logged request: the true answer, or a score."""
+    """A label for a logged request, or for every stage of a workflow run: the true answer,
+    or a score."""
 
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str = Field(min_length=1)
+    request_id: str | None = Field(None, min_length=1)
+    run_id: str | None = Field(None, min_length=1, description="labels every stage of a run")
     answer: str | None = None
     score: float | None = None
 

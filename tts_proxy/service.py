@@ -20,11 +20,20 @@ from tts_proxy.engine import run_search
 from tts_proxy.errors import InvalidRequestError, TTSProxyError
 from tts_proxy.metrics import OTHER, Metrics
 from tts_proxy.outcome import Outcome, Rendering, render
-from tts_proxy.protocol import ChatCompletionRequest, CompletionRequest, TTSOptions
+from tts_proxy.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    TTSOptions,
+    WorkflowSummary,
+)
 from tts_proxy.savings import SavingsEstimator, read_report, reference
 from tts_proxy.search_request import search_request
 from tts_proxy.settings import Settings
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
+from tts_proxy.workflows.book import PlanBook
+from tts_proxy.workflows.flops import ModelSizes
+from tts_proxy.workflows.plan import StagePlan
+from tts_proxy.workflows.tags import WorkflowTag, workflow_tag
 
 log = logging.getLogger("tts_proxy")
 # Stop reasons that mean the controller misbehaved (the engine stopped it).
@@ -49,6 +58,15 @@ class TTSPlan:
     controller: str
     beta: float
     options: TTSOptions
+    tag: WorkflowTag | None = None
+    stage: StagePlan | None = None  # the workflow plan's choice for this stage, if any
+
+    def workflow(self) -> WorkflowSummary | None:
+        if self.tag is None:
+            return None
+        plan = None if self.stage is None else self.stage.describe()
+        return WorkflowSummary(workflow=self.tag.workflow, stage=self.tag.stage,
+                               run=self.tag.run, plan=plan)  # fmt: skip
 
 
 def _parse_beta_header(value: str) -> float:
@@ -90,6 +108,8 @@ class TTSService:
         self.slots = BranchSlots(settings.max_concurrent_branches, settings.max_queued_searches)
         self._versions = registry.versions()
         self.metrics.count_controllers(registry)
+        self.plans = PlanBook(settings.plans_dir)
+        self.sizes = ModelSizes(settings.model_parameters)
 
     async def reload_controllers(self) -> dict[str, Any]:
         """Re-read the controllers directory: each new or changed file gets its verdict
@@ -120,6 +140,46 @@ class TTSService:
             if self.registry.versions() != self._versions:
                 await self.reload_controllers()
 
+    async def reload_plans(self) -> dict[str, Any]:
+        """Re-read the plans directory, each plan checked against the models the backends
+        serve and the controllers the registry holds."""
+        try:
+            models = {str(m.get("id")) for m in await self.backend.models()}
+        except TTSProxyError:
+            models = set()  # no backend answers: every plan waits (checked again next poll)
+        before = [(f.path, f.reason) for f in self.plans.files]
+        self.plans.reload(models, self.registry.names())
+        if [(f.path, f.reason) for f in self.plans.files] != before:
+            for f in self.plans.files:
+                if f.plan is not None:
+                    log.info("plan %s: %s (%s)", f.plan.workflow, f.plan.describe(), f.path)
+                else:
+                    log.warning("plan file %s not served: %s", f.path, f.reason)
+        served = sum(f.plan is not None for f in self.plans.files)
+        self.metrics.plans.labels("served").set(served)
+        self.metrics.plans.labels("refused").set(len(self.plans.files) - served)
+        return self.plans_listing()
+
+    def plans_listing(self) -> dict[str, Any]:
+        return {
+            "plans": {w: p.model_dump(by_alias=True, exclude_none=True)
+                      for w, p in self.plans.plans.items()},
+            "files": [{"path": f.path, "workflow": f.plan.workflow if f.plan else None,
+                       "served": f.plan is not None, "reason": f.reason}
+                      for f in self.plans.files],
+        }  # fmt: skip
+
+    async def watch_plans(self) -> None:
+        """Reload when a plan file appears, changes or goes -- and while one is refused (its
+        model may come up on a backend)."""
+        versions = self.plans.versions()
+        while True:
+            await asyncio.sleep(self.settings.plans_poll_seconds)
+            now = self.plans.versions()
+            if now != versions or any(f.plan is None for f in self.plans.files):
+                versions = now
+                await self.reload_plans()
+
     async def model_label(self, model: str) -> str:
         """The model as a metric label: a model the backend serves, else ``other``."""
         try:
@@ -129,7 +189,13 @@ class TTSService:
         return model if known else OTHER
 
     def plan(self, model: str, tts: TTSOptions | None, headers: dict[str, str]) -> TTSPlan | None:
-        """The TTS plan of a request, or None when it is a plain passthrough."""
+        """The TTS plan of a request, or None when it is a plain passthrough. A workflow
+        stage with a plan runs the plan's model, controller and budget."""
+        tag = workflow_tag(tts, headers)
+        if tag is not None:
+            stage = self._count_tag(tag)
+            if stage is not None:
+                return self._staged(tag, stage, tts or TTSOptions())
         controller = None
         prefix, _, rest = model.partition("/")
         if rest and prefix in self.registry:
@@ -147,7 +213,26 @@ class TTSService:
             beta = _parse_beta_header(header_beta)
         if beta is None:
             beta = self.settings.default_beta
-        return TTSPlan(model, controller, beta, options)
+        return TTSPlan(model, controller, beta, options, tag)
+
+    def _count_tag(self, tag: WorkflowTag) -> StagePlan | None:
+        """The plan's stage for a tagged request, counted by outcome (labels bounded to the
+        workflows and stages that plans name)."""
+        has_plan, has_stage = self.plans.knows(tag)
+        outcome = "planned" if has_stage else "unplanned_stage" if has_plan else "no_plan"
+        workflow = tag.workflow if has_plan else OTHER
+        stage = tag.stage if has_stage else OTHER
+        self.metrics.workflow_requests.labels(workflow, stage, outcome).inc()
+        return self.plans.stage(tag)
+
+    def _staged(self, tag: WorkflowTag, stage: StagePlan, options: TTSOptions) -> TTSPlan:
+        controller = stage.controller_name or self.settings.default_controller
+        self.registry.get(controller)  # a plan checked on load; the registry may have changed
+        if stage.samples is not None:
+            options = options.model_copy(update={"max_branches": stage.samples})
+        beta = stage.search_beta
+        assert beta is not None  # a stage gives a beta or samples
+        return TTSPlan(stage.model, controller, beta, options, tag, stage)
 
     async def _probe_suffix(self, model: str) -> tuple[int, ...]:
         if model not in self._suffix_ids:
@@ -198,6 +283,8 @@ class TTSService:
             raise
         elapsed = time.perf_counter() - start
         self._observe(plan, label, outcome, elapsed)
+        if plan.tag is not None:
+            self._observe_stage(plan, label, outcome)
         if self.traces is not None:
             self.traces.write(
                 build_record(
@@ -215,9 +302,20 @@ class TTSService:
                     latency_s=elapsed,
                     baseline=outcome.summary.baseline,
                     warnings=outcome.summary.warnings,
+                    tag=plan.tag,
+                    flops=outcome.summary.flops,
                 )
             )
         return outcome
+
+    def _observe_stage(self, plan: TTSPlan, model: str, outcome: Outcome) -> None:
+        assert plan.tag is not None
+        has_plan, has_stage = self.plans.knows(plan.tag)
+        workflow = plan.tag.workflow if has_plan else OTHER
+        stage = plan.tag.stage if has_stage else OTHER
+        self.metrics.workflow_tokens.labels(workflow, stage, model).inc(outcome.usage.total_tokens)
+        if outcome.summary.flops is not None:
+            self.metrics.workflow_flops.labels(workflow, stage, model).inc(outcome.summary.flops)
 
     def _observe(self, plan: TTSPlan, model: str, outcome: Outcome, elapsed: float) -> None:
         m, c, result = self.metrics, plan.controller, outcome.result
@@ -241,6 +339,8 @@ class TTSService:
             m.controller_faults.labels(c, "inadmissible_action").inc(result.inadmissible)
         if result.failed:
             m.failed_branches.labels(model).inc(result.failed)
+        if outcome.summary.flops is not None:
+            m.flops.labels(c, model).inc(outcome.summary.flops)
 
     def _limits(
         self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest,
@@ -299,6 +399,8 @@ class TTSService:
             probe_suffix=s.probe_suffix, spec=spec,
             baseline=self.savings.estimate(plan.model, result.branches, result.tokens),
             reference=reference(self.savings_report, plan.controller, plan.beta),
+            model=plan.model, flops=self.sizes.flops(plan.model, len(prompt_ids) + result.tokens),
+            workflow=plan.workflow(),
         )  # fmt: skip
         return render(result, rendering)
 

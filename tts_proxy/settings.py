@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     untrusted_controllers: Literal["sandbox", "refuse"] = Field(
         "sandbox", description="other controller files: served from the OS sandbox, or refused"
     )
+    plans_dir: Path | None = Field(
+        None, description="workflow plans (tts-plan/1 JSON), re-read when they change"
+    )
+    plans_poll_seconds: float = Field(
+        2.0, ge=0.0, description="how often plans_dir is checked for changes (0: never)"
+    )
+    model_parameters: dict[str, float] = Field(
+        default_factory=dict, description="parameter counts by served model name, for FLOPs "
+        '(JSON, e.g. {"qwen3-8b": 8.2e9}; the embedded model is counted from its files)',
+    )  # fmt: skip
     trace_dir: Path | None = Field(Path("traces"), description="None disables trace records")
     trace_max_bytes: int = Field(64 << 20, gt=0)
     log_prompts: bool = Field(True, description="false stores a SHA-256 instead of the prompt")
@@ -121,6 +131,11 @@ class Settings(BaseSettings):
         for url in [self.backend_url, *self.backend_urls]:
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ValueError(f"backend URLs must be http(s) URLs, got {url!r}")
+        for name, size in self.model_parameters.items():
+            if not size > 0:
+                raise ValueError(f"model_parameters[{name!r}] must be a positive count")
+        if self.plans_dir is not None and not self.plans_dir.is_dir():
+            raise ValueError(f"plans_dir {self.plans_dir} is not a directory")
         if self.backend_urls and self.backend_url is None:
             raise ValueError("backend_urls needs backend_url (the first server) as well")
         return self

@@ -32,6 +32,7 @@ from tts_proxy.engine import SearchResult
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.savings import Baseline
 from tts_proxy.state import majority
+from tts_proxy.workflows.tags import WorkflowTag
 
 SCHEMA: Literal["tts-trace/1"] = "tts-trace/1"
 LABELS_FILE = "labels.jsonl"
@@ -80,6 +81,10 @@ class TraceRecord(BaseModel):
     label: str | None = None
     baseline: Baseline | None = None  # the live counterfactual and what the search saved
     warnings: list[str] = Field(default_factory=list)
+    workflow: str | None = None  # the workflow stage it was, when tagged
+    stage: str | None = None
+    run_id: str | None = None
+    flops: float | None = None  # estimated, 2 x parameters x tokens
 
     model_config = {"populate_by_name": True}
 
@@ -100,6 +105,8 @@ def build_record(
     latency_s: float,
     baseline: Baseline | None = None,
     warnings: Sequence[str] = (),
+    tag: WorkflowTag | None = None,
+    flops: float | None = None,
 ) -> TraceRecord:
     """The trace record of one finished search."""
     text = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
@@ -143,6 +150,10 @@ def build_record(
         latency_s=round(latency_s, 4),
         baseline=baseline,
         warnings=list(warnings),
+        workflow=tag.workflow if tag else None,
+        stage=tag.stage if tag else None,
+        run_id=tag.run if tag else None,
+        flops=flops,
     )
 
 
@@ -153,24 +164,33 @@ class TraceWriter:
         self.directory = directory
         self.max_bytes = max_bytes
         self.max_files = max_files
-        self.known_ids: set[str] = set(self._scan_ids())
+        self.known_ids: set[str] = set()
+        self.runs: dict[str, set[str]] = {}  # workflow run id -> its requests
+        for request_id, run_id in self._scan_ids():
+            self._know(request_id, run_id)
         self._queue: queue.SimpleQueue[TraceRecord | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="trace-writer", daemon=True)
         self._thread.start()
 
     def write(self, record: TraceRecord) -> None:
-        self.known_ids.add(record.request_id)
+        self._know(record.request_id, record.run_id)
         self._queue.put(record)
+
+    def _know(self, request_id: str, run_id: str | None) -> None:
+        self.known_ids.add(request_id)
+        if run_id is not None:
+            self.runs.setdefault(run_id, set()).add(request_id)
 
     def close(self) -> None:
         """Write what is queued and stop."""
         self._queue.put(None)
         self._thread.join()
 
-    def _scan_ids(self) -> Iterator[str]:
+    def _scan_ids(self) -> Iterator[tuple[str, str | None]]:
         for rec in read_records(trace_files(self.directory)):
             if isinstance(rec.get("request_id"), str):
-                yield rec["request_id"]
+                run = rec.get("run_id")
+                yield rec["request_id"], run if isinstance(run, str) else None
 
     def _current(self) -> Path:
         files = trace_files(self.directory)

@@ -80,6 +80,10 @@ def create_app(
         tasks = [asyncio.create_task(sample_lag(metrics.event_loop_lag))]
         if settings.controllers_dir is not None and settings.controllers_poll_seconds > 0:
             tasks.append(asyncio.create_task(service.watch_controllers()))
+        if settings.plans_dir is not None:
+            await service.reload_plans()
+            if settings.plans_poll_seconds > 0:
+                tasks.append(asyncio.create_task(service.watch_plans()))
         yield
         for task in tasks:
             task.cancel()

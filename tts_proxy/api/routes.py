@@ -107,9 +107,11 @@ async def _handle(
     request_id = uuid.uuid4().hex
     headers = {REQUEST_ID_HEADER: request_id}
     work = service.run(plan, parsed, request_id)
+    # A workflow plan may have sent the request to another model: the answer names it.
+    model = plan.model if plan.stage is not None else parsed.model
     if parsed.stream:
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
-        render = stream_events(parsed.model, include_usage, chat)
+        render = stream_events(model, include_usage, chat)
         return StreamingResponse(
             stream_when_done(work, render, service.settings.keepalive_seconds),
             media_type="text/event-stream",
@@ -118,7 +120,7 @@ async def _handle(
     outcome = await _unless_disconnected(request, work)
     if outcome is None:  # the client left: its search was cancelled, nobody reads an answer
         return Response(status_code=499)
-    response: BaseModel = (chat_response if chat else completion_response)(parsed.model, outcome)
+    response: BaseModel = (chat_response if chat else completion_response)(model, outcome)
     return ModelTextJSONResponse(
         response.model_dump(exclude_none=False), headers=headers | outcome.headers()
     )
@@ -166,16 +168,42 @@ async def reload_controllers(request: Request) -> dict[str, Any]:
     return await _service(request).reload_controllers()
 
 
+@admin_router.get("/admin/plans")
+async def plans(request: Request) -> dict[str, Any]:
+    """The active workflow plans, and every plan file's verdict."""
+    return _service(request).plans_listing()
+
+
+@admin_router.post("/admin/plans/reload")
+async def reload_plans(request: Request) -> dict[str, Any]:
+    """Read the plans directory again now."""
+    return await _service(request).reload_plans()
+
+
 @router.post("/v1/tts/feedback")
 async def feedback(request: Request) -> dict[str, Any]:
-    """Attach a label (the true answer, or a score) to a logged TTS request."""
+    """Attach a label (the true answer, or a score) to a logged TTS request, or to every
+    logged stage of a workflow run (``run_id``)."""
     service = _service(request)
     label = _parse(FeedbackRequest, await _read_json(request))
     if label.answer is None and label.score is None:
         raise InvalidRequestError("give an answer or a score", param="answer")
+    if (label.request_id is None) == (label.run_id is None):
+        raise InvalidRequestError("give a request_id or a run_id (one of them)",
+                                  param="request_id")  # fmt: skip
+    param = "request_id" if label.request_id is not None else "run_id"
     if service.traces is None or service.labels is None:
-        raise NotFoundError("trace logging is off on this server", param="request_id")
-    if label.request_id not in service.traces.known_ids:
-        raise NotFoundError(f"no logged request {label.request_id!r}", param="request_id")
-    service.labels.add(label.request_id, answer=label.answer, score=label.score)
-    return {"request_id": label.request_id, "status": "recorded"}
+        raise NotFoundError("trace logging is off on this server", param=param)
+    if label.request_id is not None:
+        if label.request_id not in service.traces.known_ids:
+            raise NotFoundError(f"no logged request {label.request_id!r}", param=param)
+        ids = [label.request_id]
+    else:
+        ids = sorted(service.traces.runs.get(str(label.run_id), ()))
+        if not ids:
+            raise NotFoundError(f"no logged request of run {label.run_id!r}", param=param)
+    for request_id in ids:
+        service.labels.add(request_id, answer=label.answer, score=label.score)
+    reply: dict[str, Any] = {"status": "recorded", "labelled": ids}
+    return reply | ({"request_id": ids[0]} if label.request_id is not None
+                    else {"run_id": label.run_id})  # fmt: skip

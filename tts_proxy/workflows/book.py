@@ -1,0 +1,98 @@
+"""The active plans: one per workflow, read from a plans directory and re-read on change.
+
+Every ``*.json`` file is a plan (``tts-plan/1``). A file is served only when it parses and
+each stage's model is served by a backend and its controller is known; otherwise its reason
+is kept (``files``) and the workflow runs as if it had no plan. Two files for one workflow:
+the first by name is served, the other refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from tts_proxy.errors import PlanError
+from tts_proxy.workflows.plan import StagePlan, WorkflowPlan, parse_plan
+from tts_proxy.workflows.tags import WorkflowTag
+
+FileVersion = tuple[str, int, int]  # path, mtime in ns, size
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFile:
+    """One file's verdict: its plan when served, else why not."""
+
+    path: str
+    plan: WorkflowPlan | None
+    reason: str | None = None
+
+
+def check_plan(
+    plan: WorkflowPlan, models: Collection[str], controllers: Collection[str]
+) -> WorkflowPlan:
+    """``plan`` if every stage names a served model and a known controller; else
+    ``PlanError`` naming the stage and what is missing."""
+    for name, stage in plan.stages.items():
+        if stage.model not in models:
+            raise PlanError(f"stage {name!r}: model {stage.model!r} is not served by any "
+                            f"backend (served: {', '.join(sorted(models)) or 'none'})")  # fmt: skip
+        controller = stage.controller_name
+        if controller is not None and controller not in controllers:
+            raise PlanError(f"stage {name!r}: unknown controller {controller!r} "
+                            f"(known: {', '.join(sorted(controllers))})")  # fmt: skip
+    return plan
+
+
+class PlanBook:
+    """The plans of ``directory`` (none when it is None), by workflow."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.files: list[PlanFile] = []
+        self._plans: dict[str, WorkflowPlan] = {}
+
+    def versions(self) -> list[FileVersion]:
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        out = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        return out
+
+    def reload(self, models: Collection[str], controllers: Collection[str]) -> None:
+        """Read every plan file again, checked against the models and controllers served."""
+        files, plans = [], {}
+        for path_text, _, _ in self.versions():
+            path = Path(path_text)
+            try:
+                plan = check_plan(parse_plan(path.read_bytes(), path.name), models, controllers)
+            except (OSError, PlanError) as exc:
+                files.append(PlanFile(path_text, None, str(exc)))
+                continue
+            if plan.workflow in plans:
+                why = f"workflow {plan.workflow!r} already has a plan (an earlier file)"
+                files.append(PlanFile(path_text, None, why))
+                continue
+            plans[plan.workflow] = plan
+            files.append(PlanFile(path_text, plan))
+        self.files, self._plans = files, plans
+
+    @property
+    def plans(self) -> dict[str, WorkflowPlan]:
+        return dict(self._plans)
+
+    def stage(self, tag: WorkflowTag) -> StagePlan | None:
+        """The plan's stage for a tagged request (None: no plan, or a stage it does not name)."""
+        plan = self._plans.get(tag.workflow)
+        return None if plan is None else plan.stages.get(tag.stage)
+
+    def knows(self, tag: WorkflowTag) -> tuple[bool, bool]:
+        """Whether the workflow has a plan, and whether that plan names the stage: the
+        bounded metric labels of a tag (anything else is counted as ``other``)."""
+        plan = self._plans.get(tag.workflow)
+        return plan is not None, plan is not None and tag.stage in plan.stages
