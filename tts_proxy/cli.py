@@ -1,7 +1,8 @@
 """tts-proxy: an OpenAI-compatible test-time-scaling proxy in front of vLLM.
 
 Commands: serve (the proxy), replay (a controller on recorded data), collect (explore a
-dataset through the proxy), discover (new controllers from logged traffic)."""
+dataset through the proxy), discover (new controllers from logged traffic), plan (per-stage
+plans for multi-stage workflows)."""
 
 from __future__ import annotations
 
@@ -408,7 +409,106 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--agent-prompt-chars", type=int, default=12_000,
                      help="cap on the agent's brief")  # fmt: skip
     dis.set_defaults(func=_discover)
+    _plan_parser(sub, formatter)
     return parser
+
+
+def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    plan = sub.add_parser("plan", help="search a workflow's per-stage plan under a FLOPs budget",
+                          formatter_class=formatter,
+                          description="Search per-stage models and samples for a workflow "
+                          "(AgentTTS) on recorded outcomes, compare the search methods, and "
+                          "write the plan file (for serve --plans-dir) and a report.")  # fmt: skip
+    plan.add_argument("--workflow", required=True, help="the workflow's name (the plan's)")
+    plan.add_argument("--data", type=Path, required=True,
+                      help="a tts-workflow-env/1 JSON, an AgentTTS-style CSV grid, or a "
+                      "directory of per-model replay directories (a cascade)")  # fmt: skip
+    budget = plan.add_mutually_exclusive_group()
+    budget.add_argument("--flops-budget", type=float, help="mean FLOPs per run at most this")
+    budget.add_argument("--budget-share", type=float, default=0.5,
+                        help="budget at this share (log scale) from the cheapest plan's cost "
+                        "to the dearest's")  # fmt: skip
+    plan.add_argument(
+        "--method",
+        default="insight",
+        choices=["insight", "tpe", "random", "agent"],
+        help="what chooses the plan",
+    )
+    plan.add_argument("--seeds", type=int, default=10, help="seeds per method in the comparison")
+    plan.add_argument("--trials", type=int, default=200, help="plans measured per search at most")
+    plan.add_argument("--held-out", type=float, default=0.3, help="share of questions held out")
+    plan.add_argument("--repeats", type=int, default=8, help="orderings per question (replay)")
+    plan.add_argument("--parameters", type=json.loads, default={},
+                      help='parameter counts by model, JSON ({"name": 8.2e9}); replay '
+                      "directories named like Qwen3-8B are read from the name")  # fmt: skip
+    plan.add_argument("--out", type=Path, help="plan file (default: plans/WORKFLOW.json)")
+    plan.add_argument("--report", type=Path, help="report stem (default: reports/plan-WORKFLOW)")
+    plan.add_argument("--no-sweep", dest="sweep", action="store_false",
+                      help="skip the budget sweep in the report")  # fmt: skip
+    plan.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
+    plan.add_argument("--agent-model", default="gpt-4o", help="the agent's model name")
+    plan.add_argument("--agent-api-key", default="none", help="the agent endpoint's key")
+    plan.add_argument("--agent-iterations", type=int, default=5, help="agent rounds")
+    plan.add_argument("--agent-candidates", type=int, default=10, help="plans per agent round")
+    plan.set_defaults(func=_plan)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tts_proxy.workflows.data import load_environment
+    from tts_proxy.workflows.environment import Table
+    from tts_proxy.workflows.grids import budget_at
+    from tts_proxy.workflows.plan import write_plan
+    from tts_proxy.workflows.planner import plan_workflow
+    from tts_proxy.workflows.report import write_report
+
+    _say(f"reading {args.data}")
+    env = load_environment(args.data, workflow=args.workflow, parameters=args.parameters,
+                           repeats=args.repeats)  # fmt: skip
+    table = Table(env)
+    budget = args.flops_budget or budget_at(env, args.budget_share)
+    methods = _plan_methods(args)
+    if args.method not in methods:
+        print("tts-proxy: --method agent needs --agent-base-url", file=sys.stderr)
+        return 2
+    _say(f"{table.size()} plans over stages {', '.join(table.stages)}; budget {budget:.4g} "
+         f"FLOPs per run; comparing {', '.join(methods)} over {args.seeds} seeds")  # fmt: skip
+    plan, report = plan_workflow(table, budget, methods, method=args.method, seeds=args.seeds,
+                                 max_trials=args.trials, held_out=args.held_out,
+                                 sweep=args.sweep)  # fmt: skip
+    stem = args.report or Path("reports") / f"plan-{args.workflow}"
+    json_path, png_path = write_report(stem, report)
+    summary: dict[str, Any] = {"report": str(json_path), "plot": str(png_path),
+                               "budget": budget, "optimum_score": report.optimum_score}  # fmt: skip
+    if plan is not None:
+        out = args.out or Path("plans") / f"{args.workflow}.json"
+        write_plan(out, plan)
+        summary |= {"plan": str(out), "stages": plan.describe(),
+                    "score": plan.expected_score, "flops": plan.expected_flops}  # fmt: skip
+    summary["median_trials_to_within_1pct"] = {
+        m.method: m.median_to_within_1pct for m in report.methods
+    }
+    print(json.dumps(summary))
+    return 0 if plan is not None else 1
+
+
+def _plan_methods(args: argparse.Namespace) -> dict[str, Any]:
+    from tts_proxy.workflows.search import METHODS
+
+    methods: dict[str, Any] = dict(METHODS)
+    if args.agent_base_url:
+        import openai
+
+        from tts_proxy.workflows.agent import AgentSearch
+
+        client = openai.OpenAI(base_url=args.agent_base_url, api_key=args.agent_api_key,
+                               max_retries=1)  # fmt: skip
+
+        def agent() -> AgentSearch:
+            return AgentSearch(client, args.agent_model, iterations=args.agent_iterations,
+                               candidates=args.agent_candidates)  # fmt: skip
+
+        methods["agent"] = agent
+    return methods
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -158,8 +158,9 @@ class InsightSearch:
        tried again from every new best plan).
 
     Costs of untried plans are estimated from measured ones (FLOPs per sample per stage and
-    model; an unmeasured model scaled by its parameter count). When no move helps, the
-    remaining plans are measured nearest-first, so the search also ends at the optimum.
+    model; an unmeasured model scaled by its parameter count), with the error the estimates
+    have shown so far as their tolerance. When no move helps, the remaining plans are
+    measured nearest-first, so the search always ends at the optimum.
     """
 
     name: ClassVar[str] = "insight"
@@ -182,6 +183,7 @@ class InsightWalk:
         self.space = self.table.space()
         self.sizes = self.table.env.parameters
         self._rates: dict[tuple[int, str], float] = {}
+        self._spread = 1.0
         self._rates_at = -1
         cheapest = tuple(min(o, key=lambda c: (self._size(c.model), c.samples)) for o in self.space)
         self.best = oracle(cheapest)
@@ -200,6 +202,10 @@ class InsightWalk:
                     rate = t.stage_flops[i] / c.samples / self._size(c.model)
                     sums.setdefault((i, c.model), []).append(rate)
             self._rates = {k: sum(v) / len(v) for k, v in sums.items()}
+            # How far the rates measured for one stage and model disagree: the error a
+            # per-sample estimate has shown (1: costs were exactly proportional to samples).
+            self._spread = max((max(v) / min(v) for v in sums.values() if min(v) > 0),
+                               default=1.0)  # fmt: skip
         if (stage, model) in self._rates:
             return self._rates[(stage, model)] * self._size(model)
         known = [r for (i, _), r in self._rates.items() if i == stage]
@@ -207,6 +213,11 @@ class InsightWalk:
 
     def cost(self, plan: Allocation) -> float:
         return sum(self._per_sample(i, c.model) * c.samples for i, c in enumerate(plan))
+
+    def may_fit(self, plan: Allocation) -> bool:
+        """Whether the plan may be within the budget, given the estimates' observed error."""
+        estimate = self.cost(plan)  # refreshes the spread first
+        return estimate <= self.oracle.budget * self._spread
 
     def _try(self, plan: Allocation) -> bool:
         """Measure ``plan``; True (and it becomes the best) if it beats the best."""
@@ -283,19 +294,20 @@ class InsightWalk:
         while improved:
             improved = False
             for plan in self._moves():
-                fresh = not self.oracle.tried(plan) and self.cost(plan) <= self.oracle.budget
+                fresh = not self.oracle.tried(plan) and self.may_fit(plan)
                 if fresh and self._try(plan):
                     improved = True
                     break
 
     def rest(self) -> list[Allocation]:
-        """Every plan not measured yet, within the estimated budget first, nearest first."""
+        """Every plan not measured yet: those that may fit the budget first, each group
+        nearest the best first (fewest stages changed), then dearest first."""
         best = self.best.plan
         plans = [p for p in itertools.product(*self.space) if not self.oracle.tried(p)]
 
         def order(p: Allocation) -> tuple[bool, int, float]:
             differ = sum(a != b for a, b in zip(p, best, strict=True))
-            return (self.cost(p) > self.oracle.budget, differ, -self.cost(p))
+            return (not self.may_fit(p), differ, -self.cost(p))
 
         return sorted(plans, key=order)
 
