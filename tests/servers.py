@@ -19,6 +19,7 @@ class ServedApp:
     """``app`` served by uvicorn (lifespan included) until the ``with`` block ends."""
 
     def __init__(self, app: ASGIApp) -> None:
+        self.app = app
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

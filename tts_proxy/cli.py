@@ -191,6 +191,11 @@ def _collect(args: argparse.Namespace) -> int:
 
     from tts_proxy.collect import collect
 
+    if args.workflow is not None:
+        return _collect_workflow(args)
+    if args.width is None:
+        print("tts-proxy: collect needs --width (or --workflow)", file=sys.stderr)
+        return 2
     results = asyncio.run(
         collect(
             args.dataset,
@@ -205,6 +210,17 @@ def _collect(args: argparse.Namespace) -> int:
         )
     )
     print(json.dumps({"collected": len(results)}))
+    return 0
+
+
+def _collect_workflow(args: argparse.Namespace) -> int:
+    from tts_proxy.workflows.explore import explore, read_spec
+
+    spec = read_spec(args.workflow)
+    log = args.state or Path(f"explore-{spec.workflow}.jsonl")
+    done = asyncio.run(explore(spec, args.dataset, base_url=args.base_url, log=log,
+                               limit=args.limit, concurrency=args.concurrency))  # fmt: skip
+    print(json.dumps({"explored": len(done), "log": str(log)}))
     return 0
 
 
@@ -363,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=formatter)  # fmt: skip
     col.add_argument("--dataset", type=Path, required=True,
                      help="JSONL of {question, answer} (the shared datasets' form)")  # fmt: skip
-    col.add_argument("--width", type=int, required=True, help="branches per question")
+    col.add_argument("--width", type=int,
+                     help="branches per question (required without --workflow)")  # fmt: skip
     col.add_argument("--concurrency", type=int, default=1, help="questions in flight at once")
     col.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="the proxy")
     col.add_argument("--model", default="smollm2", help="the model the proxy serves")
@@ -371,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--max-tokens", type=int, help="length cap of each branch")
     col.add_argument("--chunk-tokens", type=int, help="tokens between probes")
     col.add_argument("--state", type=Path, help="progress file (resumes from it)")
+    col.add_argument("--workflow", type=Path,
+                     help="a tts-workflow/1 file: explore its stages on each of their models "
+                     "(the log goes to --state, default explore-WORKFLOW.jsonl)")  # fmt: skip
     col.set_defaults(func=_collect)
 
     dis = sub.add_parser("discover", help="search for a better controller on logged traffic",
@@ -421,8 +441,11 @@ def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                           "write the plan file (for serve --plans-dir) and a report.")  # fmt: skip
     plan.add_argument("--workflow", required=True, help="the workflow's name (the plan's)")
     plan.add_argument("--data", type=Path, required=True,
-                      help="a tts-workflow-env/1 JSON, an AgentTTS-style CSV grid, or a "
-                      "directory of per-model replay directories (a cascade)")  # fmt: skip
+                      help="a tts-workflow-env/1 JSON, an AgentTTS-style CSV grid, the "
+                      "exploration log of collect --workflow, or a directory of per-model "
+                      "replay directories (a cascade)")  # fmt: skip
+    plan.add_argument("--traces", type=Path, default=Path("traces"),
+                      help="the proxy's trace directory (for an exploration log)")  # fmt: skip
     budget = plan.add_mutually_exclusive_group()
     budget.add_argument("--flops-budget", type=float, help="mean FLOPs per run at most this")
     budget.add_argument("--budget-share", type=float, default=0.5,
@@ -463,7 +486,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     _say(f"reading {args.data}")
     env = load_environment(args.data, workflow=args.workflow, parameters=args.parameters,
-                           repeats=args.repeats)  # fmt: skip
+                           repeats=args.repeats, traces=args.traces)  # fmt: skip
     table = Table(env)
     budget = args.flops_budget or budget_at(env, args.budget_share)
     methods = _plan_methods(args)

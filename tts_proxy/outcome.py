@@ -106,6 +106,21 @@ def _tool_call(document: str | None) -> tuple[str | None, list[ToolCall] | None]
     return document or "", None
 
 
+def _votes(result: SearchResult) -> dict[str, int]:
+    """Finished branches per answer (equal answers counted together, under their first
+    text), most voted first."""
+    texts: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for b in result.branches:
+        if b.finished and b.key is not None and b.answer is not None:
+            texts.setdefault(b.key, b.answer)
+            counts[b.key] = counts.get(b.key, 0) + 1
+    out: dict[str, int] = {}
+    for key in sorted(counts, key=lambda k: -counts[k]):
+        out[texts[key]] = out.get(texts[key], 0) + counts[key]
+    return out
+
+
 def render(result: SearchResult, r: Rendering) -> Outcome:
     """The client's answer to a search."""
     warnings = []
@@ -132,7 +147,7 @@ def render(result: SearchResult, r: Rendering) -> Outcome:
         branch_tokens=result.branch_tokens, probe_tokens=result.probe_tokens,
         chunk_tokens=r.chunk_tokens, estimated_tokens_saved=saved, baseline=r.baseline,
         reference=r.reference, request_id=r.request_id, failed_branches=result.failed,
-        fault=result.fault, warnings=warnings, model=r.model, flops=r.flops,
+        fault=result.fault, warnings=warnings, votes=_votes(result), model=r.model, flops=r.flops,
         workflow=r.workflow,
     )  # fmt: skip
     usage = Usage(prompt_tokens=r.prompt_tokens, completion_tokens=result.tokens,

@@ -138,6 +138,7 @@ class TTSSummary(BaseModel):
     failed_branches: int = 0  # lost to backend errors: the answer rests on the others
     fault: str | None = None  # what the controller did wrong (it was stopped, majority vote)
     warnings: list[str] = Field(default_factory=list)
+    votes: dict[str, int] = Field(default_factory=dict)  # finished branches per answer
     model: str | None = None  # the model the search ran on
     flops: float | None = None  # estimated: 2 x parameters x tokens (None: size unknown)
     workflow: WorkflowSummary | None = None

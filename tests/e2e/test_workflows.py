@@ -4,6 +4,7 @@ with its plan's controller, and /metrics shows FLOPs per workflow and stage."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from tests.servers import ServedApp
 from tts_proxy.api.app import create_app
 from tts_proxy.backends.pool import BackendPool
 from tts_proxy.backends.vllm import VLLMBackend
+from tts_proxy.cli import main
 from tts_proxy.embedded.model import prepare_default_model
 from tts_proxy.embedded.server import EmbeddedVLLM
+from tts_proxy.workflows.explore import WorkflowSpec, read_log
 from tts_proxy.workflows.flops import count_parameters
 from tts_proxy.workflows.plan import WorkflowPlan, write_plan
 
@@ -48,7 +51,8 @@ def workflow_proxy(vllm: EmbeddedVLLM, second_vllm: EmbeddedVLLM,
     plans = tmp_path_factory.mktemp("plans")
     write_plan(plans / "qa.json", PLAN)
     size = float(count_parameters(vllm.model_dir) or 0)
-    settings = e2e_settings(vllm.url).model_copy(update={
+    traces = tmp_path_factory.mktemp("workflow-traces")
+    settings = e2e_settings(vllm.url, traces).model_copy(update={
         "plans_dir": plans, "model_parameters": {MODEL: size, SECOND: size},
     })  # fmt: skip
     pool = BackendPool([VLLMBackend(vllm.url), VLLMBackend(second_vllm.url)])
@@ -120,3 +124,51 @@ def test_a_plan_for_a_model_no_server_serves_is_refused(
         assert "'gpt-9' is not served" in refused[0]["reason"]
     finally:
         (plans / "code.json").unlink()
+
+
+def test_explored_stages_become_a_plan_the_proxy_serves(
+    workflow_proxy: ServedApp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """collect --workflow on both models, plan on what it recorded, serve the plan."""
+    spec = WorkflowSpec.model_validate({
+        "workflow": "solve-check", "width": 2, "max_tokens": 24, "upstream_answers": 1,
+        "stages": [{"name": "solve", "prompt": "{question} Answer in \\boxed{}.",
+                    "models": [MODEL, SECOND]},
+                   {"name": "check", "prompt": "{question} Someone said {solve}. Final answer "
+                    "in \\boxed{}.", "models": [MODEL, SECOND]}],
+    })  # fmt: skip
+    (tmp_path / "spec.json").write_text(spec.model_dump_json(by_alias=True))
+    questions = [{"question": "What is 2 + 2?", "answer": "4"},
+                 {"question": "What is 3 + 3?", "answer": "6"}]  # fmt: skip
+    (tmp_path / "qs.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    log = tmp_path / "explore.jsonl"
+    listing = httpx.get(f"{workflow_proxy.url}/admin/plans", timeout=10).json()
+    plans = Path(listing["files"][0]["path"]).parent
+    collect = ["collect", "--workflow", str(tmp_path / "spec.json"), "--dataset",
+               str(tmp_path / "qs.jsonl"), "--base-url", f"{workflow_proxy.url}/v1",
+               "--state", str(log)]  # fmt: skip
+    with pytest.raises(SystemExit) as stop:
+        main(collect)
+    assert stop.value.code == 0 and len(read_log(log)) == 2 * (2 + 2)
+    traces = workflow_proxy_traces(workflow_proxy)
+    sizes = json.dumps({MODEL: 1.35e8, SECOND: 1.35e8})
+    with pytest.raises(SystemExit) as stop:
+        main(["plan", "--workflow", "solve-check", "--data", str(log), "--traces", str(traces),
+              "--parameters", sizes, "--seeds", "2", "--trials", "30", "--no-sweep",
+              "--out", str(plans / "solve-check.json"),
+              "--report", str(tmp_path / "r")])  # fmt: skip
+    assert stop.value.code == 0
+    capsys.readouterr()
+    try:
+        reloaded = httpx.post(f"{workflow_proxy.url}/admin/plans/reload", timeout=10).json()
+        assert "solve-check" in reloaded["plans"]  # servable: its models are served
+    finally:
+        (plans / "solve-check.json").unlink()
+
+
+def workflow_proxy_traces(served: ServedApp) -> Path:
+    """The proxy's trace directory (from its app's settings)."""
+    app = served.app
+    directory = app.state.service.settings.trace_dir  # type: ignore[attr-defined]
+    assert isinstance(directory, Path)
+    return directory

@@ -10,6 +10,8 @@ from pathlib import Path
 from tts_proxy.errors import PlanError
 from tts_proxy.replay.importers import load_replay
 from tts_proxy.workflows.environment import WorkflowEnvironment, read_environment
+from tts_proxy.workflows.explore import read_log, read_spec, spec_beside
+from tts_proxy.workflows.explored import from_explorations
 from tts_proxy.workflows.grids import DEFAULT_SAMPLES, cascade_from_replay, from_csv
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([BbMm])(?![a-z])")
@@ -31,10 +33,23 @@ def load_environment(
     parameters: Mapping[str, float] | None = None,
     repeats: int = 8,
     samples: tuple[int, ...] = DEFAULT_SAMPLES,
+    traces: Path = Path("traces"),
 ) -> WorkflowEnvironment:
     """The environment at ``path``: ``*.csv`` (a grid), ``*.json`` (``tts-workflow-env/1``),
-    or a directory with one sub-directory of replay files per model (a cascade)."""
+    an exploration log of ``collect --workflow`` (``*.jsonl``, its workflow file beside it;
+    the requests' records in ``traces``), or a directory with one sub-directory of replay
+    files per model (a cascade)."""
     sizes = dict(parameters or {})
+    if path.suffix == ".jsonl":
+        spec_path = spec_beside(path)
+        if not spec_path.is_file():
+            raise PlanError(f"{path}: no workflow file beside it ({spec_path.name})")
+        spec = read_spec(spec_path)
+        for model in {m for s in spec.stages for m in s.models} - set(sizes):
+            size = size_from_name(model)
+            if size is not None:
+                sizes[model] = size
+        return from_explorations(spec, read_log(path), traces, sizes, repeats=repeats)
     if path.is_dir():
         models = {}
         for sub in sorted(p for p in path.iterdir() if p.is_dir()):

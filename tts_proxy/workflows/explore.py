@@ -1,0 +1,182 @@
+"""``tts-proxy collect --workflow``: explore a workflow's stages on each candidate model, so
+the planner has real outcomes to plan on.
+
+A workflow file (``tts-workflow/1``) names the stages in order, each with a prompt template
+and its candidate models. Templates hold ``{question}`` and, from the second stage on, the
+previous stage's name (``{draft}``), replaced by that stage's answer. For each question,
+stage 1 runs on every model in explore mode (W branches to the end); each later stage runs
+on every model once per upstream answer -- the ``upstream_answers`` most voted answers of
+the stage before, over all its explorations. Every request is tagged with the workflow,
+stage and run, and labelled with the gold answer; the exploration log (one line per request)
+says what each request was, so the planner can compose the stages again for any plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Literal, Self
+
+import httpx
+import openai
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from tqdm import tqdm
+
+from tts_proxy.collect import Item, read_dataset
+from tts_proxy.errors import PlanError
+from tts_proxy.workflows.plan import check_name
+
+SCHEMA: Literal["tts-workflow/1"] = "tts-workflow/1"
+NO_ANSWER = "(no answer)"
+_FIELD = re.compile(r"\{([A-Za-z0-9_.:-]+)\}")
+
+
+class StageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    prompt: str = Field(min_length=1)
+    models: list[str] = Field(min_length=1)
+
+
+class WorkflowSpec(BaseModel):
+    """A workflow to explore: its stages, the exploration width and its length cap."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["tts-workflow/1"] = Field(SCHEMA, alias="schema")
+    workflow: str
+    stages: list[StageSpec] = Field(min_length=1)
+    width: int = Field(8, ge=1, le=64, description="branches per exploration")
+    max_tokens: int | None = Field(None, gt=0, description="length cap of each branch")
+    upstream_answers: int = Field(3, ge=1, le=16, description="upstream answers explored")
+
+    @model_validator(mode="after")
+    def _fields(self) -> Self:
+        check_name("workflow", self.workflow)
+        for i, stage in enumerate(self.stages):
+            check_name("stage", stage.name)
+            allowed = {"question"} | ({self.stages[i - 1].name} if i else set())
+            # Only stage names are fields: other braces (LaTeX's \\boxed{}) are text.
+            wrong = set(_FIELD.findall(stage.prompt)) & {s.name for s in self.stages} - allowed
+            if wrong:
+                raise ValueError(f"stage {stage.name!r} may use {sorted(allowed)}, "
+                                 f"not {sorted(wrong)}")  # fmt: skip
+        return self
+
+
+def read_spec(path: Path) -> WorkflowSpec:
+    try:
+        return WorkflowSpec.model_validate(json.loads(path.read_text()))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise PlanError(f"{path}: not a readable {SCHEMA} workflow: {exc}") from exc
+
+
+def fill(template: str, question: str, upstream: tuple[str, str] | None) -> str:
+    """The prompt: ``{question}`` and the previous stage's ``{name}`` replaced (nothing else
+    is touched: a template may hold LaTeX braces)."""
+    text = template.replace("{question}", question)
+    if upstream is not None:
+        text = text.replace("{" + upstream[0] + "}", upstream[1])
+    return text
+
+
+class Exploration(BaseModel):
+    """One line of the exploration log: which request explored what."""
+
+    index: int
+    stage: str
+    model: str
+    upstream: str | None  # the previous stage's answer it was given (None: first stage)
+    request_id: str
+    gold: str
+    votes: dict[str, int] = Field(default_factory=dict)
+
+
+def spec_beside(log: Path) -> Path:
+    """Where the workflow file is kept beside its exploration log."""
+    return log.with_name(log.name.removesuffix(".jsonl") + ".workflow.json")
+
+
+def read_log(path: Path) -> list[Exploration]:
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            out.append(Exploration.model_validate_json(line))
+        except ValidationError:
+            continue  # a torn line from an interrupted run
+    return out
+
+
+async def explore(spec: WorkflowSpec, dataset: Path, *, base_url: str, log: Path,
+                  limit: int | None = None, concurrency: int = 1,
+                  api_key: str = "x") -> list[Exploration]:  # fmt: skip
+    """Explore every (remaining) question; the log holds every exploration, old and new."""
+    items = read_dataset(dataset)[:limit]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    spec_beside(log).write_text(spec.model_dump_json(by_alias=True, indent=2) + "\n")
+    root = base_url.rstrip("/").removesuffix("/v1")
+    client = openai.AsyncOpenAI(base_url=f"{root}/v1", api_key=api_key, max_retries=2)
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=root, timeout=60) as http:
+        runner = _Runner(spec, client, http, log)
+        with tqdm(total=len(items), desc=f"explore {spec.workflow}") as bar:
+
+            async def one(item: Item) -> None:
+                async with gate:
+                    await runner.question(item)
+                bar.update(1)
+
+            await asyncio.gather(*(one(it) for it in items))
+    await client.close()
+    return read_log(log)
+
+
+class _Runner:
+    """Explores one question after another; what the log already holds is not asked again."""
+
+    def __init__(self, spec: WorkflowSpec, client: openai.AsyncOpenAI, http: httpx.AsyncClient,
+                 log: Path) -> None:  # fmt: skip
+        self.spec, self.client, self.http, self.log = spec, client, http, log
+        self.previous = {(e.index, e.stage, e.model, e.upstream): e for e in read_log(log)}
+
+    async def question(self, item: Item) -> None:
+        upstreams: list[str | None] = [None]
+        for i, stage in enumerate(self.spec.stages):
+            votes: Counter[str] = Counter()
+            for upstream in upstreams:
+                for model in stage.models:
+                    e = await self._one(item, i, model, upstream)
+                    votes.update(e.votes)
+            top = [a for a, _ in votes.most_common(self.spec.upstream_answers)]
+            upstreams = list(top) or [NO_ANSWER]
+
+    async def _one(self, item: Item, i: int, model: str, upstream: str | None) -> Exploration:
+        stage = self.spec.stages[i]
+        key = (item.index, stage.name, model, upstream)
+        if key in self.previous:
+            return self.previous[key]
+        given = None if upstream is None else (self.spec.stages[i - 1].name, upstream)
+        response = await self.client.chat.completions.create(
+            model=model, max_tokens=self.spec.max_tokens,
+            messages=[{"role": "user", "content": fill(stage.prompt, item.question, given)}],
+            extra_body={"tts": {"mode": "explore", "max_branches": self.spec.width,
+                                "workflow": self.spec.workflow, "stage": stage.name,
+                                "run": f"{self.spec.workflow}-{item.index}"}},
+        )  # fmt: skip
+        summary = (response.model_extra or {}).get("tts") or {}
+        if not summary.get("request_id"):
+            raise PlanError("the server returned no tts summary: is it tts-proxy?")
+        label = {"request_id": summary["request_id"], "answer": item.gold}
+        r = await self.http.post("/v1/tts/feedback", json=label)
+        r.raise_for_status()
+        e = Exploration(index=item.index, stage=stage.name, model=model, upstream=upstream,
+                        request_id=summary["request_id"], gold=item.gold,
+                        votes=summary.get("votes") or {})  # fmt: skip
+        with self.log.open("a") as f:
+            f.write(e.model_dump_json() + "\n")
+        self.previous[key] = e
+        return e

@@ -1,0 +1,159 @@
+"""A planning environment from a workflow's explorations (``tts-proxy collect --workflow``).
+
+Each stage was explored at the full width on every model, once per upstream answer. For a
+plan -- a model and k samples per stage -- each ordering of a question is composed again,
+stage by stage: self-consistency at k over that exploration's recorded branches (the one
+engine, replaying) gives the stage's answer, which picks the next stage's exploration (the
+one given that answer; the most voted explored one when that answer was not explored, which
+the environment counts as approximate). The score is the last stage's correctness against
+the gold answer; each stage costs 2 x parameters x its generated tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tts_proxy.answers import answer_key
+from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers.sc import SelfConsistency
+from tts_proxy.errors import PlanError
+from tts_proxy.replay.environment import ReplayQuestion
+from tts_proxy.replay.evaluate import is_correct, ordering, replay_one
+from tts_proxy.replay.key_cache import prime_answer_keys
+from tts_proxy.traces import (
+    LABELS_FILE,
+    LabelStore,
+    question_from_record,
+    read_records,
+    trace_files,
+)
+from tts_proxy.workflows.environment import Cell, Choice, StageOutcome, WorkflowEnvironment
+from tts_proxy.workflows.explore import NO_ANSWER, Exploration, WorkflowSpec
+from tts_proxy.workflows.flops import flops
+
+Run = tuple[str | None, int]  # a stage's answer and its generated tokens, in one ordering
+
+
+@dataclass(frozen=True, slots=True)
+class _Explored:
+    question: ReplayQuestion
+    upstream_key: str | None
+
+
+def _explorations(
+    log: Sequence[Exploration], traces: Path
+) -> dict[tuple[int, str, str], list[_Explored]]:
+    records = {str(r.get("request_id")): r for r in read_records(trace_files(traces))}
+    labels = LabelStore(traces / LABELS_FILE).read()
+    out: dict[tuple[int, str, str], list[_Explored]] = {}
+    missing = [e.request_id for e in log if e.request_id not in records]
+    if missing:
+        raise PlanError(f"{len(missing)} explored requests are not in {traces} (first: "
+                        f"{missing[0]}): give --traces the proxy's trace directory")  # fmt: skip
+    questions = prime_answer_keys(
+        [question_from_record(records[e.request_id], labels.get(e.request_id)) for e in log],
+        source="",
+    )
+    for e, q in zip(log, questions, strict=True):
+        upstream = None if e.upstream is None else answer_key(e.upstream)
+        out.setdefault((e.index, e.stage, e.model), []).append(_Explored(q, upstream))
+    return out
+
+
+class _Composer:
+    """Replays stages for one question and memoises each (stage run, k, ordering)."""
+
+    def __init__(self, spec: WorkflowSpec, explored: dict[tuple[int, str, str], list[_Explored]]):
+        self.spec = spec
+        self.explored = explored
+        self.approximate = 0
+        self._memo: dict[tuple[int, str, str, str | None, int, int], Run] = {}
+
+    def _pick(self, index: int, stage: str, model: str, upstream: str | None) -> _Explored:
+        options = self.explored.get((index, stage, model))
+        if not options:
+            raise PlanError(f"question {index}: stage {stage!r} was not explored on {model!r}")
+        key = upstream if upstream is not None else answer_key(NO_ANSWER)
+        for o in options:
+            if o.upstream_key is None or o.upstream_key == key:
+                return o
+        self.approximate += 1
+        return options[0]  # explored first: the most voted upstream answer
+
+    async def stage(self, index: int, stage: str, choice: Choice, upstream: str | None,
+                    repeat: int) -> tuple[Run, ReplayQuestion]:  # fmt: skip
+        picked = self._pick(index, stage, choice.model, upstream)
+        q = picked.question
+        memo = (index, stage, choice.model, picked.upstream_key, choice.samples, repeat)
+        if memo not in self._memo:
+            limits = Limits(max_branches=min(choice.samples, len(q.branches)),
+                            chunk_tokens=q.chunk_tokens)  # fmt: skip
+            seed = zlib.crc32(stage.encode())  # stages draw apart, the same in every process
+            order = ordering(index, repeat, len(q.branches), None, seed=seed)
+            result = await replay_one(SelfConsistency, q, 1.0, limits, order)
+            key = None if result.answer is None else answer_key(result.answer)
+            self._memo[memo] = (key, result.tokens)
+        return self._memo[memo], q
+
+
+async def _compose(composer: _Composer, spec: WorkflowSpec, options: list[list[Choice]],
+                   indices: Sequence[int], repeats: int,
+                   sizes: Mapping[str, float]) -> list[Cell]:  # fmt: skip
+    stages = [s.name for s in spec.stages]
+    cells = []
+    for depth in range(1, len(stages) + 1):
+        for prefix in itertools.product(*options[:depth]):
+            outcomes = []
+            for index in indices:
+                scores, tokens = [], []
+                for r in range(repeats):
+                    upstream: str | None = None
+                    for t, choice in enumerate(prefix):
+                        (upstream, spent), q = await composer.stage(index, stages[t], choice,
+                                                                    upstream, r)  # fmt: skip
+                    scores.append(float(upstream is not None and is_correct(upstream, q.label)))
+                    tokens.append(spent)
+                mean_tokens = sum(tokens) / len(tokens)
+                outcomes.append(StageOutcome(
+                    question=f"q{index}", score=sum(scores) / len(scores), tokens=mean_tokens,
+                    flops=flops(sizes[prefix[-1].model], mean_tokens),
+                ))  # fmt: skip
+            cells.append(Cell(stage=stages[depth - 1], choice=prefix[-1],
+                              upstream=dict(zip(stages, prefix[:-1], strict=False)),
+                              outcomes=outcomes))  # fmt: skip
+    return cells
+
+
+def from_explorations(spec: WorkflowSpec, log: Sequence[Exploration], traces: Path,
+                      parameters: Mapping[str, float], *, samples: Sequence[int] | None = None,
+                      repeats: int = 8) -> WorkflowEnvironment:  # fmt: skip
+    """The environment of a workflow's explorations (samples: powers of two up to the
+    exploration width unless given)."""
+    models = {m for s in spec.stages for m in s.models}
+    unsized = sorted(models - set(parameters))
+    if unsized:
+        raise PlanError(f"no parameter count for {', '.join(unsized)} (give --parameters)")
+    if not log:
+        raise PlanError("the exploration log is empty")
+    ks = list(samples or [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= spec.width])
+    composer = _Composer(spec, _explorations(log, traces))
+    options = [[Choice(model=m, samples=k) for m in s.models for k in ks] for s in spec.stages]
+    indices = sorted({e.index for e in log})
+    cells = asyncio.run(_compose(composer, spec, options, indices, repeats, parameters))
+    return WorkflowEnvironment(
+        workflow=spec.workflow, stages=[s.name for s in spec.stages], combine="last",
+        parameters=dict(parameters), cells=cells,
+        source=f"explorations of {spec.workflow} ({len(indices)} questions, width "
+               f"{spec.width}, {repeats} orderings; {composer.approximate} compositions fell "
+               "back to an explored upstream answer)",
+        regularities={
+            "preferred_model": "exercised where the stages' candidate models differ",
+            "saturation": "exercised up to the exploration width",
+            "interaction": "exercised: a stage's input is the answer its upstream gave",
+        },
+    )  # fmt: skip
