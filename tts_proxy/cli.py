@@ -214,7 +214,8 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _collect_workflow(args: argparse.Namespace) -> int:
-    from tts_proxy.workflows.explore import explore, read_spec
+    from tts_proxy.workflows.definition import read_spec
+    from tts_proxy.workflows.explore import explore
 
     spec = read_spec(args.workflow)
     log = args.state or Path(f"explore-{spec.workflow}.jsonl")

@@ -21,7 +21,8 @@ from tts_proxy.backends.vllm import VLLMBackend
 from tts_proxy.cli import main
 from tts_proxy.embedded.model import prepare_default_model
 from tts_proxy.embedded.server import EmbeddedVLLM
-from tts_proxy.workflows.explore import WorkflowSpec, read_log
+from tts_proxy.workflows.definition import WorkflowSpec
+from tts_proxy.workflows.explore import read_log
 from tts_proxy.workflows.flops import count_parameters
 from tts_proxy.workflows.plan import WorkflowPlan, write_plan
 

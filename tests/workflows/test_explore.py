@@ -17,8 +17,9 @@ from tts_proxy.backends.pool import BackendPool
 from tts_proxy.errors import PlanError
 from tts_proxy.settings import Settings
 from tts_proxy.workflows.data import load_environment
+from tts_proxy.workflows.definition import WorkflowSpec, fill
 from tts_proxy.workflows.environment import Choice, Table
-from tts_proxy.workflows.explore import WorkflowSpec, explore, fill, read_log, spec_beside
+from tts_proxy.workflows.explore import explore, read_log, spec_beside
 
 SPEC = WorkflowSpec.model_validate({
     "workflow": "solve-check", "width": 4, "upstream_answers": 2,

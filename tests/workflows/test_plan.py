@@ -130,3 +130,21 @@ def test_a_half_or_malformed_tag_is_a_clear_error(headers: dict[str, str], param
     with pytest.raises(InvalidRequestError) as info:
         workflow_tag(None, headers)
     assert info.value.param == param
+
+
+def test_a_workflow_definition_beside_the_plans_checks_their_stages(tmp_path: Path) -> None:
+    definition = {"workflow": "qa", "stages": [
+        {"name": "draft", "prompt": "{question}", "models": ["small"]},
+        {"name": "answer", "prompt": "{question} {draft}", "models": ["large"]},
+    ]}  # fmt: skip
+    (tmp_path / "qa.workflow.json").write_text(json.dumps(definition))
+    write_plan(tmp_path / "qa.json", plan("qa", review={"model": "small", "samples": 1}))
+    book = PlanBook(tmp_path)
+    book.reload(MODELS, CONTROLLERS)
+    (verdict,) = book.files  # the definition itself is not a plan file
+    assert "'review' is not a stage of workflow 'qa' (its stages: draft, answer)" in str(
+        verdict.reason
+    )
+    write_plan(tmp_path / "qa.json", plan("qa", draft={"model": "small", "samples": 1}))
+    book.reload(MODELS, CONTROLLERS)
+    assert "qa" in book.plans  # a plan may leave stages out: those run as if unplanned

@@ -1,9 +1,11 @@
 """The active plans: one per workflow, read from a plans directory and re-read on change.
 
-Every ``*.json`` file is a plan (``tts-plan/1``). A file is served only when it parses and
-each stage's model is served by a backend and its controller is known; otherwise its reason
-is kept (``files``) and the workflow runs as if it had no plan. Two files for one workflow:
-the first by name is served, the other refused.
+Every ``*.json`` file is a plan (``tts-plan/1``), except ``<workflow>.workflow.json``: the
+workflow's definition (``tts-workflow/1``, what ``collect --workflow`` explores), against
+which that workflow's plan is checked. A plan is served only when it parses, names only
+stages of its workflow (when defined), and each stage's model is served by a backend and its
+controller is known; otherwise its reason is kept (``files``) and the workflow runs as if it
+had no plan. Two files for one workflow: the first by name is served, the other refused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tts_proxy.errors import PlanError
+from tts_proxy.workflows.definition import read_spec
 from tts_proxy.workflows.plan import StagePlan, WorkflowPlan, parse_plan
 from tts_proxy.workflows.tags import WorkflowTag
 
@@ -28,12 +31,21 @@ class PlanFile:
     reason: str | None = None
 
 
+DEFINITION = ".workflow.json"
+
+
 def check_plan(
-    plan: WorkflowPlan, models: Collection[str], controllers: Collection[str]
+    plan: WorkflowPlan,
+    models: Collection[str],
+    controllers: Collection[str],
+    stages: Collection[str] | None = None,
 ) -> WorkflowPlan:
-    """``plan`` if every stage names a served model and a known controller; else
-    ``PlanError`` naming the stage and what is missing."""
+    """``plan`` if every stage is one of ``stages`` (when given) and names a served model and
+    a known controller; else ``PlanError`` naming the stage and what is wrong."""
     for name, stage in plan.stages.items():
+        if stages is not None and name not in stages:
+            raise PlanError(f"stage {name!r} is not a stage of workflow {plan.workflow!r} "
+                            f"(its stages: {', '.join(stages)})")  # fmt: skip
         if stage.model not in models:
             raise PlanError(f"stage {name!r}: model {stage.model!r} is not served by any "
                             f"backend (served: {', '.join(sorted(models)) or 'none'})")  # fmt: skip
@@ -56,7 +68,7 @@ class PlanBook:
         if self.directory is None or not self.directory.is_dir():
             return []
         out = []
-        for path in sorted(self.directory.glob("*.json")):
+        for path in sorted(self.directory.glob("*.json")):  # definitions too: they check plans
             try:
                 st = path.stat()
             except OSError:
@@ -69,8 +81,11 @@ class PlanBook:
         files, plans = [], {}
         for path_text, _, _ in self.versions():
             path = Path(path_text)
+            if path.name.endswith(DEFINITION):
+                continue
             try:
-                plan = check_plan(parse_plan(path.read_bytes(), path.name), models, controllers)
+                plan = parse_plan(path.read_bytes(), path.name)
+                plan = check_plan(plan, models, controllers, self._stages(plan.workflow))
             except (OSError, PlanError) as exc:
                 files.append(PlanFile(path_text, None, str(exc)))
                 continue
@@ -81,6 +96,14 @@ class PlanBook:
             plans[plan.workflow] = plan
             files.append(PlanFile(path_text, plan))
         self.files, self._plans = files, plans
+
+    def _stages(self, workflow: str) -> list[str] | None:
+        """The stages the workflow's definition names, if the directory holds one."""
+        assert self.directory is not None
+        definition = self.directory / f"{workflow}{DEFINITION}"
+        if not definition.is_file():
+            return None
+        return [s.name for s in read_spec(definition).stages]
 
     @property
     def plans(self) -> dict[str, WorkflowPlan]:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from tts_proxy.errors import PlanError
 from tts_proxy.replay.importers import load_replay
+from tts_proxy.workflows.definition import read_spec
 from tts_proxy.workflows.environment import WorkflowEnvironment, read_environment
-from tts_proxy.workflows.explore import read_log, read_spec, spec_beside
+from tts_proxy.workflows.explore import read_log, spec_beside
 from tts_proxy.workflows.explored import from_explorations
 from tts_proxy.workflows.grids import DEFAULT_SAMPLES, cascade_from_replay, from_csv
 

@@ -32,8 +32,9 @@ from tts_proxy.traces import (
     read_records,
     trace_files,
 )
+from tts_proxy.workflows.definition import WorkflowSpec
 from tts_proxy.workflows.environment import Cell, Choice, StageOutcome, WorkflowEnvironment
-from tts_proxy.workflows.explore import NO_ANSWER, Exploration, WorkflowSpec
+from tts_proxy.workflows.explore import NO_ANSWER, Exploration
 from tts_proxy.workflows.flops import flops
 
 Run = tuple[str | None, int]  # a stage's answer and its generated tokens, in one ordering
