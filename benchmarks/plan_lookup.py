@@ -83,7 +83,7 @@ def main() -> None:
         server = FakeModelServer([Script(1, "4")], keep_episodes=False)
         app = create_app(settings, server)
         service: TTSService = app.state.service
-        asyncio.run(service.reload_plans())
+        asyncio.run(service.plans.reload())
         tagged, untagged = lookup(service, args.lookups)
         planned, asked = asyncio.run(requests(app, args.requests))
     result = {

@@ -298,6 +298,7 @@ SERVE_FLAGS = (
     "default_controller", "default_beta", "max_branches", "chunk_tokens", "max_branch_tokens",
     "trace_dir", "log_prompts", "explore_rate", "admin_port", "api_keys_file",
     "answer_workers", "shutdown_grace_seconds", "savings_reference_width", "plans_dir",
+    "plans_poll_seconds",
 )  # fmt: skip
 FLAG_NAMES = {"model_path": "--model"}
 

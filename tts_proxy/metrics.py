@@ -168,7 +168,8 @@ class Metrics:
         self.workflow_requests = Counter(
             "tts_workflow_requests_total",
             "Requests tagged with a workflow stage, by outcome: planned (the plan chose model "
-            "and budget), no_plan (the workflow has none), unplanned_stage (its plan has none)",
+            "and budget), no_plan (the workflow has none), unplanned_stage (its plan has none), "
+            "explore (explorations run what they ask), plan_invalid (its controller is gone)",
             ["workflow", "stage", "outcome"], registry=r,
         )  # fmt: skip
         self.workflow_tokens = Counter(

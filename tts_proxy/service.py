@@ -4,6 +4,7 @@ engine on the live backend, and compose the answer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -30,10 +31,10 @@ from tts_proxy.savings import SavingsEstimator, read_report, reference
 from tts_proxy.search_request import search_request
 from tts_proxy.settings import Settings
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
-from tts_proxy.workflows.book import PlanBook
 from tts_proxy.workflows.flops import ModelSizes
+from tts_proxy.workflows.live import LivePlans
 from tts_proxy.workflows.plan import StagePlan
-from tts_proxy.workflows.tags import WorkflowTag, workflow_tag
+from tts_proxy.workflows.tags import TAG_FIELDS, WorkflowTag, workflow_tag
 
 log = logging.getLogger("tts_proxy")
 # Stop reasons that mean the controller misbehaved (the engine stopped it).
@@ -108,7 +109,7 @@ class TTSService:
         self.slots = BranchSlots(settings.max_concurrent_branches, settings.max_queued_searches)
         self._versions = registry.versions()
         self.metrics.count_controllers(registry)
-        self.plans = PlanBook(settings.plans_dir)
+        self.plans = LivePlans(settings, backend, registry, self.metrics)
         self.sizes = ModelSizes(settings.model_parameters)
 
     async def reload_controllers(self) -> dict[str, Any]:
@@ -122,6 +123,8 @@ class TTSService:
             log.warning("controller file %s not loaded: %s", path, why)
         self.metrics.controller_reloads.inc()
         self.metrics.count_controllers(self.registry)
+        if self.settings.plans_dir is not None:
+            await self.plans.reload()  # a plan's controller may have come or gone
         return {
             "controllers": self.registry.names(),
             "refused": dict(self.registry.errors),
@@ -140,46 +143,6 @@ class TTSService:
             if self.registry.versions() != self._versions:
                 await self.reload_controllers()
 
-    async def reload_plans(self) -> dict[str, Any]:
-        """Re-read the plans directory, each plan checked against the models the backends
-        serve and the controllers the registry holds."""
-        try:
-            models = {str(m.get("id")) for m in await self.backend.models()}
-        except TTSProxyError:
-            models = set()  # no backend answers: every plan waits (checked again next poll)
-        before = [(f.path, f.reason) for f in self.plans.files]
-        self.plans.reload(models, self.registry.names())
-        if [(f.path, f.reason) for f in self.plans.files] != before:
-            for f in self.plans.files:
-                if f.plan is not None:
-                    log.info("plan %s: %s (%s)", f.plan.workflow, f.plan.describe(), f.path)
-                else:
-                    log.warning("plan file %s not served: %s", f.path, f.reason)
-        served = sum(f.plan is not None for f in self.plans.files)
-        self.metrics.plans.labels("served").set(served)
-        self.metrics.plans.labels("refused").set(len(self.plans.files) - served)
-        return self.plans_listing()
-
-    def plans_listing(self) -> dict[str, Any]:
-        return {
-            "plans": {w: p.model_dump(by_alias=True, exclude_none=True)
-                      for w, p in self.plans.plans.items()},
-            "files": [{"path": f.path, "workflow": f.plan.workflow if f.plan else None,
-                       "served": f.plan is not None, "reason": f.reason}
-                      for f in self.plans.files],
-        }  # fmt: skip
-
-    async def watch_plans(self) -> None:
-        """Reload when a plan file appears, changes or goes -- and while one is refused (its
-        model may come up on a backend)."""
-        versions = self.plans.versions()
-        while True:
-            await asyncio.sleep(self.settings.plans_poll_seconds)
-            now = self.plans.versions()
-            if now != versions or any(f.plan is None for f in self.plans.files):
-                versions = now
-                await self.reload_plans()
-
     async def model_label(self, model: str) -> str:
         """The model as a metric label: a model the backend serves, else ``other``."""
         try:
@@ -192,8 +155,11 @@ class TTSService:
         """The TTS plan of a request, or None when it is a plain passthrough. A workflow
         stage with a plan runs the plan's model, controller and budget."""
         tag = workflow_tag(tts, headers)
+        if tts is not None and not tts.model_fields_set - TAG_FIELDS:
+            tts = None  # a block that only tags the request asks for no search itself
         if tag is not None:
-            stage = self._count_tag(tag)
+            explore = tts is not None and tts.mode == "explore"
+            stage = self.plans.resolve(tag, explore=explore)
             if stage is not None:
                 return self._staged(tag, stage, tts or TTSOptions())
         controller = None
@@ -215,19 +181,9 @@ class TTSService:
             beta = self.settings.default_beta
         return TTSPlan(model, controller, beta, options, tag)
 
-    def _count_tag(self, tag: WorkflowTag) -> StagePlan | None:
-        """The plan's stage for a tagged request, counted by outcome (labels bounded to the
-        workflows and stages that plans name)."""
-        has_plan, has_stage = self.plans.knows(tag)
-        outcome = "planned" if has_stage else "unplanned_stage" if has_plan else "no_plan"
-        workflow = tag.workflow if has_plan else OTHER
-        stage = tag.stage if has_stage else OTHER
-        self.metrics.workflow_requests.labels(workflow, stage, outcome).inc()
-        return self.plans.stage(tag)
-
     def _staged(self, tag: WorkflowTag, stage: StagePlan, options: TTSOptions) -> TTSPlan:
+        """The search a planned stage runs: the plan's model, controller and budget."""
         controller = stage.controller_name or self.settings.default_controller
-        self.registry.get(controller)  # a plan checked on load; the registry may have changed
         if stage.samples is not None:
             options = options.model_copy(update={"max_branches": stage.samples})
         beta = stage.search_beta
@@ -271,7 +227,7 @@ class TTSService:
             and self._explore_draw.random() < self.settings.explore_rate
         )
         if explore:
-            plan = TTSPlan(plan.model, EXPLORE, plan.beta, plan.options)
+            plan = dataclasses.replace(plan, controller=EXPLORE)
         label = await self.model_label(plan.model)
         try:
             outcome = await self._search(plan, request, request_id)
@@ -284,7 +240,7 @@ class TTSService:
         elapsed = time.perf_counter() - start
         self._observe(plan, label, outcome, elapsed)
         if plan.tag is not None:
-            self._observe_stage(plan, label, outcome)
+            self.plans.observe(plan.tag, label, outcome.usage.total_tokens, outcome.summary.flops)
         if self.traces is not None:
             self.traces.write(
                 build_record(
@@ -307,15 +263,6 @@ class TTSService:
                 )
             )
         return outcome
-
-    def _observe_stage(self, plan: TTSPlan, model: str, outcome: Outcome) -> None:
-        assert plan.tag is not None
-        has_plan, has_stage = self.plans.knows(plan.tag)
-        workflow = plan.tag.workflow if has_plan else OTHER
-        stage = plan.tag.stage if has_stage else OTHER
-        self.metrics.workflow_tokens.labels(workflow, stage, model).inc(outcome.usage.total_tokens)
-        if outcome.summary.flops is not None:
-            self.metrics.workflow_flops.labels(workflow, stage, model).inc(outcome.summary.flops)
 
     def _observe(self, plan: TTSPlan, model: str, outcome: Outcome, elapsed: float) -> None:
         m, c, result = self.metrics, plan.controller, outcome.result

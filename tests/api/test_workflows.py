@@ -49,7 +49,7 @@ async def app_client(
                         savings_file=None, plans_dir=plans, model_parameters=SIZES)  # fmt: skip
     app = create_app(settings, BackendPool(list(servers)))
     service: TTSService = app.state.service
-    await service.reload_plans()  # what the lifespan does at start-up
+    await service.plans.reload()  # what the lifespan does at start-up
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:
         yield c, service
@@ -181,3 +181,44 @@ async def test_the_model_list_covers_every_server(
     client, _ = app_client
     ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
     assert {"small", "large"} <= set(ids) and "sc/large" in ids
+
+
+async def test_explorations_run_what_they_ask_and_keep_their_tag(
+    app_client: tuple[httpx.AsyncClient, TTSService],
+    servers: tuple[FakeModelServer, FakeModelServer],
+) -> None:
+    client, _ = app_client
+    small, large = servers
+    tts = {"mode": "explore", "max_branches": 2, "workflow": "qa", "stage": "draft"}
+    r = await client.post("/v1/chat/completions",
+                          json={"model": "large", "messages": CHAT, "tts": tts})  # fmt: skip
+    body = r.json()["tts"]
+    assert body["controller"] == "explore" and body["model"] == "large"  # not the plan's
+    assert body["workflow"] == {"workflow": "qa", "stage": "draft", "run": None, "plan": None}
+    assert large.episode_models == ["large"] and not small.episode_models
+    text = (await client.get("/metrics")).text
+    assert metric(text, "tts_workflow_requests_total", workflow="qa", stage="draft",
+                  outcome="explore") == 1  # fmt: skip
+
+
+async def test_a_block_that_only_tags_asks_for_no_search(
+    app_client: tuple[httpx.AsyncClient, TTSService],
+) -> None:
+    client, _ = app_client
+    tts = {"workflow": "qa", "stage": "review"}  # a stage the plan does not name
+    r = await client.post("/v1/chat/completions",
+                          json={"model": "large", "messages": CHAT, "tts": tts})  # fmt: skip
+    assert r.json() == {"passthrough": True}  # as the same request untagged
+
+
+async def test_a_plan_wider_than_the_server_allows_is_refused(
+    app_client: tuple[httpx.AsyncClient, TTSService], tmp_path: Path
+) -> None:
+    _, service = app_client
+    wide = WorkflowPlan.model_validate(
+        {"workflow": "wide", "stages": {"s": {"model": "small", "samples": 64}}}
+    )
+    write_plan(tmp_path / "plans" / "wide.json", wide)
+    listing = await service.plans.reload()
+    (refused,) = [f for f in listing["files"] if not f["served"]]
+    assert "64 samples is more than this server's max_branches (8)" in refused["reason"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.fakes import FakeModelServer, Script
@@ -61,3 +63,27 @@ async def test_a_server_that_cannot_list_its_models_leaves_the_rotation() -> Non
     await pool.passthrough("/completions", {"model": "large"})
     assert pool.in_rotation() == [1] and up.forwarded
     assert [m["id"] for m in await pool.models()] == ["large"]
+
+
+async def test_a_server_that_never_lists_its_models_holds_nothing_up_for_long() -> None:
+    class Hanging(FakeModelServer):
+        async def models(self) -> list[dict[str, object]]:
+            await asyncio.sleep(3600)
+            return []
+
+    hanging, up = Hanging([Script(1, "4", [])], served=["large"]), server("large")
+    pool = BackendPool([hanging, up], cooldown=30, list_timeout=0.05)
+    await asyncio.wait_for(pool.passthrough("/completions", {"model": "large"}), 5)
+    assert up.forwarded and pool.in_rotation() == [1]
+    await pool.passthrough("/completions", {"model": "large"})  # no second wait: it rests
+    assert len(up.forwarded) == 2
+    await pool.close()
+
+
+async def test_what_a_server_served_is_kept_while_it_is_down() -> None:
+    a, b = server("small"), server("large")
+    pool = BackendPool([a, b], cooldown=30)
+    await pool.models()
+    b.healthy = False
+    await pool.health()
+    assert pool.serving("large") == [1]  # still its model's server: a 503, not another's 404

@@ -76,7 +76,12 @@ def test_explorations_compose_into_an_environment(tmp_path: Path) -> None:
 def test_explorations_without_their_traces_say_where_to_look(tmp_path: Path) -> None:
     log = tmp_path / "explore.jsonl"
     spec_beside(log).write_text(SPEC.model_dump_json(by_alias=True))
-    log.write_text(json.dumps({"index": 0, "stage": "solve", "model": "weak", "upstream": None,
-                               "request_id": "gone", "gold": "4"}) + "\n")  # fmt: skip
+    lines = [{"index": 0, "stage": stage, "model": model, "upstream": None if stage == "solve"
+              else "4", "request_id": f"gone-{stage}-{model}", "gold": "4"}
+             for stage in ("solve", "check") for model in ("weak", "strong")]  # fmt: skip
+    log.write_text(json.dumps(lines[0]) + "\n")
+    with pytest.raises(PlanError, match="no question was explored on every model"):
+        load_environment(log, parameters={"weak": 1, "strong": 1}, traces=tmp_path)
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
     with pytest.raises(PlanError, match="--traces"):
         load_environment(log, parameters={"weak": 1, "strong": 1}, traces=tmp_path)

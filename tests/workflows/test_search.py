@@ -71,6 +71,7 @@ def test_the_insight_search_reaches_the_optimum_before_measuring_everything(
     run_search(InsightSearch(), oracle, random.Random(seed))
     best = oracle.best()
     assert best is not None and best.score == optimum.score
+    assert len(oracle.archive) < table.size() // 2  # well before an exhaustive search
 
 
 def test_random_search_draws_without_replacement() -> None:

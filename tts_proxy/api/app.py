@@ -81,9 +81,9 @@ def create_app(
         if settings.controllers_dir is not None and settings.controllers_poll_seconds > 0:
             tasks.append(asyncio.create_task(service.watch_controllers()))
         if settings.plans_dir is not None:
-            await service.reload_plans()
+            await service.plans.reload()
             if settings.plans_poll_seconds > 0:
-                tasks.append(asyncio.create_task(service.watch_plans()))
+                tasks.append(asyncio.create_task(service.plans.watch()))
         yield
         for task in tasks:
             task.cancel()

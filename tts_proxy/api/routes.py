@@ -171,13 +171,13 @@ async def reload_controllers(request: Request) -> dict[str, Any]:
 @admin_router.get("/admin/plans")
 async def plans(request: Request) -> dict[str, Any]:
     """The active workflow plans, and every plan file's verdict."""
-    return _service(request).plans_listing()
+    return _service(request).plans.listing()
 
 
 @admin_router.post("/admin/plans/reload")
 async def reload_plans(request: Request) -> dict[str, Any]:
     """Read the plans directory again now."""
-    return await _service(request).reload_plans()
+    return await _service(request).plans.reload()
 
 
 @router.post("/v1/tts/feedback")
@@ -202,8 +202,13 @@ async def feedback(request: Request) -> dict[str, Any]:
         ids = sorted(service.traces.runs.get(str(label.run_id), ()))
         if not ids:
             raise NotFoundError(f"no logged request of run {label.run_id!r}", param=param)
-    for request_id in ids:
-        service.labels.add(request_id, answer=label.answer, score=label.score)
+    labels = service.labels
+
+    def write() -> None:
+        for request_id in ids:
+            labels.add(request_id, answer=label.answer, score=label.score)
+
+    await asyncio.to_thread(write)
     reply: dict[str, Any] = {"status": "recorded", "labelled": ids}
     return reply | ({"request_id": ids[0]} if label.request_id is not None
                     else {"run_id": label.run_id})  # fmt: skip

@@ -23,6 +23,7 @@ from tts_proxy.errors import BackendTimeoutError, BackendUnavailableError, TTSPr
 
 T = TypeVar("T")
 DOWN_ERRORS = (BackendUnavailableError, BackendTimeoutError)
+LIST_TIMEOUT_SECONDS = 5.0  # a server's /v1/models: past this it is taken for down
 
 
 class BackendPool:
@@ -34,16 +35,21 @@ class BackendPool:
         *,
         cooldown: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        list_timeout: float = LIST_TIMEOUT_SECONDS,
     ) -> None:
         if not servers:
             raise ValueError("a backend pool needs at least one server")
         self.servers = list(servers)
         self.cooldown = cooldown
         self.clock = clock
+        self.list_timeout = list_timeout
         self._down_until = [0.0] * len(self.servers)
         self._turns: dict[tuple[str, tuple[int, ...]], int] = {}
         self._served: list[frozenset[str] | None] = [None] * len(self.servers)
+        self._retry_at = [0.0] * len(self.servers)  # when a server's models may be asked again
         self._learned_at = -float("inf")
+        self._learning = asyncio.Lock()
+        self._background: asyncio.Future[None] | None = None
 
     @property
     def calls(self) -> int:
@@ -78,34 +84,61 @@ class BackendPool:
         known = [i for i, served in enumerate(self._served) if served and model in served]
         return known or list(range(len(self.servers)))
 
+    def _knows(self, model: str) -> bool:
+        return any(served and model in served for served in self._served)
+
+    async def _ask(self, ask: Sequence[int]) -> list[list[dict[str, Any]] | None]:
+        """Each asked server's model entries (None where it failed: it is asked again only
+        after a cooldown, and one that cannot be reached in time leaves the rotation)."""
+
+        async def one(i: int) -> list[dict[str, Any]] | None:
+            try:
+                answer = await asyncio.wait_for(self.servers[i].models(), self.list_timeout)
+            except (TTSProxyError, TimeoutError) as exc:
+                now = self.clock()
+                self._retry_at[i] = now + self.cooldown
+                if isinstance(exc, TimeoutError | BackendUnavailableError | BackendTimeoutError):
+                    self._down_until[i] = now + self.cooldown
+                return None
+            entries = [m for m in answer if isinstance(m, dict) and isinstance(m.get("id"), str)]
+            self._served[i] = frozenset(m["id"] for m in entries)
+            return entries
+
+        return list(await asyncio.gather(*(one(i) for i in ask)))
+
     async def _learn(self, *, force: bool = False) -> None:
-        """Ask servers in rotation for their models: those not asked yet, or all (``force``;
-        at most once per ``cooldown``). One that cannot be reached leaves the rotation and is
-        asked again when it is back."""
-        now = self.clock()
-        if force and now - self._learned_at < self.cooldown:
-            force = False
-        up = self.in_rotation()
-        ask = [i for i, s in enumerate(self._served) if i in up and (force or s is None)]
-        if not ask:
-            return
-        if force:
-            self._learned_at = now
-        answers = await asyncio.gather(
-            *(self.servers[i].models() for i in ask), return_exceptions=True
-        )
-        for i, answer in zip(ask, answers, strict=True):
-            if isinstance(answer, BaseException):
-                if not isinstance(answer, TTSProxyError):
-                    raise answer
-                if isinstance(answer, DOWN_ERRORS):
-                    self._down_until[i] = self.clock() + self.cooldown
-                continue
-            self._served[i] = frozenset(str(m.get("id")) for m in answer)
+        """Ask servers in rotation for their models: those not known yet, or all (``force``;
+        at most once per ``cooldown``). One round at a time: concurrent requests share it."""
+        async with self._learning:
+            now = self.clock()
+            if force and now - self._learned_at < self.cooldown:
+                force = False
+            up = set(self.in_rotation())
+            ask = [
+                i
+                for i, served in enumerate(self._served)
+                if i in up and self._retry_at[i] <= now and (force or served is None)
+            ]
+            if not ask:
+                return
+            if force:
+                self._learned_at = now
+            await self._ask(ask)
+
+    def _learn_soon(self) -> None:
+        """Learn what servers not known yet serve, in the background."""
+        if self._background is None or self._background.done():
+            self._background = asyncio.ensure_future(self._learn())
 
     async def _route(self, model: str) -> list[int]:
-        await self._learn()
-        if not any(served and model in served for served in self._served):
+        """The servers for ``model``: at once when one is known to serve it (servers not
+        known yet are asked in the background); else after asking them, then (once per
+        cooldown) all of them again."""
+        if any(served is None for served in self._served):
+            self._learn_soon()
+        if not self._knows(model):
+            await self._learn()
+        if not self._knows(model):
             await self._learn(force=True)  # a model added to a server since we asked
         return self.serving(model)
 
@@ -123,31 +156,27 @@ class BackendPool:
         raise error
 
     async def health(self) -> bool:
+        """Ask every server; those that answer come back (and may be asked for their models
+        again). What a server that is down served is kept: it will likely serve it again."""
         answers = await asyncio.gather(*(server.health() for server in self.servers))
         now = self.clock()
         for i, up in enumerate(answers):
             self._down_until[i] = 0.0 if up else now + self.cooldown
-            if not up:
-                self._served[i] = None  # it may come back with other models
+            if up:
+                self._retry_at[i] = 0.0
         await self._learn()
         return any(answers)
 
     async def models(self) -> list[dict[str, Any]]:
-        """Every model any server serves, once each (the first server's entry)."""
-        answers = await asyncio.gather(*(s.models() for s in self.servers), return_exceptions=True)
+        """Every model the servers in rotation serve, once each (the first server's entry)."""
+        ask = self.in_rotation() or list(range(len(self.servers)))
+        lists = await self._ask(ask)
+        if all(entries is None for entries in lists):
+            raise BackendUnavailableError("no model server answered its /v1/models")
         seen: dict[str, dict[str, Any]] = {}
-        error: BaseException | None = None
-        for i, answer in enumerate(answers):
-            if isinstance(answer, BaseException):
-                if not isinstance(answer, TTSProxyError):
-                    raise answer
-                error = answer
-                continue
-            self._served[i] = frozenset(str(m.get("id")) for m in answer)
-            for m in answer:
-                seen.setdefault(str(m.get("id")), m)
-        if not seen and error is not None:
-            raise error
+        for entries in lists:
+            for m in entries or []:
+                seen.setdefault(m["id"], m)
         return list(seen.values())
 
     async def max_model_len(self, model: str) -> int | None:
@@ -183,4 +212,6 @@ class BackendPool:
         return server.episode(model, prompt_ids, sampling, session)
 
     async def close(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
         await asyncio.gather(*(server.close() for server in self.servers))

@@ -39,10 +39,15 @@ def check_plan(
     models: Collection[str],
     controllers: Collection[str],
     stages: Collection[str] | None = None,
+    max_samples: int | None = None,
 ) -> WorkflowPlan:
-    """``plan`` if every stage is one of ``stages`` (when given) and names a served model and
-    a known controller; else ``PlanError`` naming the stage and what is wrong."""
+    """``plan`` if every stage is one of ``stages`` (when given), names a served model and a
+    known controller, and asks for at most ``max_samples`` samples (the server's width cap);
+    else ``PlanError`` naming the stage and what is wrong."""
     for name, stage in plan.stages.items():
+        if max_samples is not None and stage.samples is not None and stage.samples > max_samples:
+            raise PlanError(f"stage {name!r}: {stage.samples} samples is more than this "
+                            f"server's max_branches ({max_samples})")  # fmt: skip
         if stages is not None and name not in stages:
             raise PlanError(f"stage {name!r} is not a stage of workflow {plan.workflow!r} "
                             f"(its stages: {', '.join(stages)})")  # fmt: skip
@@ -76,8 +81,10 @@ class PlanBook:
             out.append((str(path), st.st_mtime_ns, st.st_size))
         return out
 
-    def reload(self, models: Collection[str], controllers: Collection[str]) -> None:
-        """Read every plan file again, checked against the models and controllers served."""
+    def reload(self, models: Collection[str], controllers: Collection[str],
+               max_samples: int | None = None) -> None:  # fmt: skip
+        """Read every plan file again, checked against the models and controllers served
+        and the server's width cap."""
         files, plans = [], {}
         for path_text, _, _ in self.versions():
             path = Path(path_text)
@@ -85,7 +92,8 @@ class PlanBook:
                 continue
             try:
                 plan = parse_plan(path.read_bytes(), path.name)
-                plan = check_plan(plan, models, controllers, self._stages(plan.workflow))
+                stages = self._stages(plan.workflow)
+                plan = check_plan(plan, models, controllers, stages, max_samples)
             except (OSError, PlanError) as exc:
                 files.append(PlanFile(path_text, None, str(exc)))
                 continue

@@ -22,6 +22,7 @@ import openai
 from pydantic import BaseModel, Field, ValidationError
 from tqdm import tqdm
 
+from tts_proxy.answers import answer_key
 from tts_proxy.collect import Item, read_dataset
 from tts_proxy.errors import PlanError
 from tts_proxy.workflows.definition import WorkflowSpec, fill
@@ -91,12 +92,16 @@ class _Runner:
     async def question(self, item: Item) -> None:
         upstreams: list[str | None] = [None]
         for i, stage in enumerate(self.spec.stages):
-            votes: Counter[str] = Counter()
+            votes: Counter[str] = Counter()  # by answer key: equal answers vote together
+            texts: dict[str, str] = {}
             for upstream in upstreams:
                 for model in stage.models:
                     e = await self._one(item, i, model, upstream)
-                    votes.update(e.votes)
-            top = [a for a, _ in votes.most_common(self.spec.upstream_answers)]
+                    for text, n in e.votes.items():
+                        key = answer_key(text) or text
+                        texts.setdefault(key, text)
+                        votes[key] += n
+            top = [texts[k] for k, _ in votes.most_common(self.spec.upstream_answers)]
             upstreams = list(top) or [NO_ANSWER]
 
     async def _one(self, item: Item, i: int, model: str, upstream: str | None) -> Exploration:
@@ -115,6 +120,9 @@ class _Runner:
         summary = (response.model_extra or {}).get("tts") or {}
         if not summary.get("request_id"):
             raise PlanError("the server returned no tts summary: is it tts-proxy?")
+        if summary.get("model") not in (None, model) or summary.get("controller") != "explore":
+            raise PlanError(f"the proxy ran {summary.get('controller')} on "
+                            f"{summary.get('model')} instead of exploring {model}")  # fmt: skip
         label = {"request_id": summary["request_id"], "answer": item.gold}
         r = await self.http.post("/v1/tts/feedback", json=label)
         r.raise_for_status()

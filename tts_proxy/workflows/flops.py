@@ -2,7 +2,7 @@
 
 Parameter counts come from a setting (``model_parameters``: served name -> count), or, for a
 model the proxy has on disk (the embedded vLLM's folder), from its safetensors headers (read
-lazily: no weights are loaded).
+once at start-up; only the headers: no weights are loaded).
 """
 
 from __future__ import annotations

@@ -115,13 +115,13 @@ class _Run:
 def _runs(questions: Sequence[ReplayQuestion], samples: int, repeats: int,
           offset: int) -> list[list[_Run]]:  # fmt: skip
     """Self-consistency at width ``samples`` on every question, ``repeats`` orderings each
-    (``offset`` picks an independent family of orderings): replayed by the one engine."""
+    (``offset`` picks an independent family of orderings): replayed by the one engine (in
+    an event loop of its own: call it from synchronous code)."""
 
     async def run_all() -> list[list[_Run]]:
         out = []
         for qi, q in enumerate(questions):
-            limits = Limits(max_branches=min(samples, len(q.branches)),
-                            chunk_tokens=q.chunk_tokens)  # fmt: skip
+            limits = Limits(max_branches=samples, chunk_tokens=q.chunk_tokens)
             runs = []
             for r in range(repeats):
                 order = ordering(qi, offset + r, len(q.branches), None, seed=0)
@@ -144,11 +144,18 @@ def cascade_from_replay(
     workflow: str = "cascade",
 ) -> WorkflowEnvironment:
     """A two-stage cascade on real trajectories of several models on the same questions:
-    ``draft`` answers with k1 samples of one model; unless two or more of them agree on one
+    ``draft`` answers with k1 samples of one model; unless k1 >= 2 and all of them give one
     answer, ``escalate`` answers instead with k2 samples of a model (its own majority). The
     score is the cascade's final answer's correctness, averaged over orderings; the cost is
-    2 x parameters x generated tokens (prompts are not in the replay data)."""
+    2 x parameters x generated tokens (prompts are not in the replay data). Sample counts
+    above the fewest trajectories any question has are left out. The live proxy has no such
+    gate: a served cascade plan runs both stages unless the client skips the second on a
+    settled draft (the ``votes`` in its ``tts`` summary say so)."""
     names = sorted(models)
+    fewest = min(len(q.branches) for qs in models.values() for q in qs)
+    samples = [k for k in samples if k <= fewest]
+    if not samples:
+        raise PlanError(f"every sample count is above the {fewest} trajectories recorded")
     ids = [q.question for q in models[names[0]]]
     for name in names:
         if [q.question for q in models[name]] != ids:

@@ -22,9 +22,8 @@ from tts_proxy.errors import PlanError
 from tts_proxy.workflows.environment import Table
 from tts_proxy.workflows.grids import budget_at
 from tts_proxy.workflows.plan import StagePlan, WorkflowPlan
-from tts_proxy.workflows.search import Oracle, PlanSearch, Trial, run_search
+from tts_proxy.workflows.search import ENUMERABLE, Oracle, PlanSearch, Trial, run_search
 
-EXHAUSTIVE_LIMIT = 200_000  # plans; past this there is no exhaustive optimum to compare to
 WITHIN = 0.01  # "within 1% of the best plan"
 SWEEP_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -43,7 +42,7 @@ def split_questions(table: Table, held_out: float, seed: int) -> tuple[list[str]
 
 def exhaustive(table: Table, budget: float, questions: Sequence[str] | None) -> Trial | None:
     """The best plan within the budget, measured plan by plan (None: too many plans)."""
-    if table.size() > EXHAUSTIVE_LIMIT:
+    if table.size() > ENUMERABLE:  # no exhaustive optimum to compare to
         return None
     oracle = Oracle(table, budget, questions=questions)
     for plan in itertools.product(*table.space()):

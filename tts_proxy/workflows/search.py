@@ -16,6 +16,8 @@ import optuna
 
 from tts_proxy.workflows.environment import Allocation, Choice, Table
 
+ENUMERABLE = 200_000  # plans; larger spaces are not listed whole
+
 
 @dataclass(frozen=True, slots=True)
 class Trial:
@@ -105,7 +107,10 @@ class RandomSearch:
 
     def search(self, oracle: Oracle, rng: random.Random) -> None:
         space = oracle.table.space()
-        for index in rng.sample(range(oracle.table.size()), oracle.table.size()):
+        size = oracle.table.size()
+        # A shuffled list of every plan where that is small; draws with rejection beyond.
+        indices = rng.sample(range(size), size) if size <= ENUMERABLE else _draws(rng, size)
+        for index in indices:
             if oracle.spent:
                 return
             plan = []
@@ -113,6 +118,15 @@ class RandomSearch:
                 index, digit = divmod(index, len(options))
                 plan.append(options[digit])
             oracle(tuple(reversed(plan)))
+
+
+def _draws(rng: random.Random, size: int) -> Iterator[int]:
+    seen: set[int] = set()
+    while len(seen) < size:
+        index = rng.randrange(size)
+        if index not in seen:
+            seen.add(index)
+            yield index
 
 
 class TPESearch:
@@ -160,7 +174,8 @@ class InsightSearch:
     Costs of untried plans are estimated from measured ones (FLOPs per sample per stage and
     model; an unmeasured model scaled by its parameter count), with the error the estimates
     have shown so far as their tolerance. When no move helps, the remaining plans are
-    measured nearest-first, so the search always ends at the optimum.
+    measured nearest-first, so with trials enough (and a space of at most ``ENUMERABLE``
+    plans) the search ends at the optimum.
     """
 
     name: ClassVar[str] = "insight"
@@ -301,7 +316,10 @@ class InsightWalk:
 
     def rest(self) -> list[Allocation]:
         """Every plan not measured yet: those that may fit the budget first, each group
-        nearest the best first (fewest stages changed), then dearest first."""
+        nearest the best first (fewest stages changed), then dearest first. None beyond
+        ``ENUMERABLE`` plans: the search then ends where its moves did."""
+        if self.table.size() > ENUMERABLE:
+            return []
         best = self.best.plan
         plans = [p for p in itertools.product(*self.space) if not self.oracle.tried(p)]
 

@@ -14,6 +14,7 @@ WORKFLOW_HEADER = "x-tts-workflow"
 STAGE_HEADER = "x-tts-stage"
 RUN_HEADER = "x-tts-run"
 MAX_RUN_ID = 128
+TAG_FIELDS = frozenset({"workflow", "stage", "run"})
 
 
 @dataclass(frozen=True, slots=True)
