@@ -117,6 +117,7 @@ class FakeModelServer:
     ) -> None:
         self.served = list(served)
         self.episode_models: list[str] = []
+        self.samplings: list[Sampling] = []
         self.scripts = scripts
         self.keep_episodes = keep_episodes
         self.chunk_tokens = chunk_tokens
@@ -153,6 +154,7 @@ class FakeModelServer:
         if self.keep_episodes:
             self.episodes.append(episode)
             self.episode_models.append(model)
+            self.samplings.append(sampling)
         return episode
 
     async def close(self) -> None:

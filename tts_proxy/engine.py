@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
 from tts_proxy.answers.readers import TEXT, AnswerReader
 from tts_proxy.backends.base import Chunk, Episode, ProbeResult
+from tts_proxy.confidence import ConfidenceMeter, token_confidence
 from tts_proxy.controllers.base import Controller, Limits, majority_answer
 from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState, ProbeRecord, View
@@ -378,6 +379,7 @@ class Search:
             branch.text += chunk.text
         if chunk.logprobs:
             branch.logprobs.extend(chunk.logprobs)
+        self._measure(branch, chunk)
         cap = self.limits.max_branch_tokens
         finished, reason = chunk.finished, chunk.finish_reason
         if not finished and cap is not None and branch.tokens >= cap:
@@ -389,6 +391,20 @@ class Search:
             if final is not None:
                 branch.answer = final.answer
                 branch.key = final.key if final.key is not None else keys[final.answer]
+
+    @staticmethod
+    def _measure(branch: BranchState, chunk: Chunk) -> None:
+        """The branch's token confidence after this chunk: as recorded, or from its
+        logprobs (when there are none, the branch has no confidence signal)."""
+        signals = chunk.confidence
+        if signals is None and chunk.logprobs:
+            if branch.meter is None:
+                branch.meter = ConfidenceMeter()
+            branch.meter.add(token_confidence(lp) for lp in chunk.logprobs)
+            signals = branch.meter.signals()
+        if signals is not None:
+            branch.confidence = signals
+            branch.confidences.append(signals)
 
     async def _finish(self, reason: str, explicit: str | None) -> SearchResult:
         answer = explicit

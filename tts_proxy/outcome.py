@@ -3,6 +3,7 @@ document, or a tool call), its token log-probabilities, the usage and the ``tts`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -136,7 +137,10 @@ def render(result: SearchResult, r: Rendering) -> Outcome:
         finish = "tool_calls" if tool_calls else finish
     logprobs = None
     if r.spec.logprobs is not None:
-        logprobs = list(result.answer_branch.logprobs) if result.answer_branch else []
+        top = r.spec.logprobs  # the search may have asked for more (token confidence)
+        recorded = result.answer_branch.logprobs if result.answer_branch else []
+        logprobs = [lp if len(lp.top) <= top else dataclasses.replace(lp, top=lp.top[:top])
+                    for lp in recorded]  # fmt: skip
         if result.answer_probe is not None:
             warnings.append(EARLY_LOGPROBS)
     saved = max(0, r.baseline.tokens_saved) if r.baseline is not None else 0

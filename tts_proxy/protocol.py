@@ -33,6 +33,9 @@ class TTSOptions(TagFields):
     max_seconds: float | None = Field(
         None, gt=0, description="wall-time cap of the search (at most the server's)"
     )
+    confidence: bool | None = Field(
+        None, description="measure branches' token confidence (DeepConf; top-k logprobs)"
+    )
 
     @field_validator("beta", "max_seconds")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from tts_proxy.admission import BranchSlots
 from tts_proxy.answers.readers import JSON, TEXT
 from tts_proxy.backends.base import ModelServer, Sampling
+from tts_proxy.confidence import TOP_K as CONFIDENCE_TOP_K
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
 from tts_proxy.engine import run_search
@@ -327,10 +328,14 @@ class TTSService:
         prompt_ids = await self.prompt_ids(plan, request, spec.output.tools)
         context = await self.backend.max_model_len(plan.model)
         limits = self._limits(plan, request, prompt_ids, context)
+        confident = plan.options.confidence
+        if confident is None:
+            confident = s.confidence or cls.wants_confidence
+        logprobs = max(spec.logprobs or 0, CONFIDENCE_TOP_K) if confident else spec.logprobs
         sampling = Sampling(
             temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, stop=spec.stop,
             probe_suffix_ids=await self._probe_suffix(plan.model), probe_tokens=s.probe_tokens,
-            extra=spec.extra, logprobs=spec.logprobs,
+            extra=spec.extra, logprobs=logprobs,
         )  # fmt: skip
         controller = cls(plan.beta, limits, random.Random(request.seed))
         episode = self.backend.episode(plan.model, prompt_ids, sampling, session=request_id)

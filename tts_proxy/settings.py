@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     max_search_seconds: float = Field(
         300.0, gt=0, description="server cap on a search's wall time (then it answers)"
     )
+    confidence: bool = Field(
+        False, description="measure every search's token confidence (top-k logprobs of each "
+        "branch token: costs throughput); a request or a controller that reads it turns it on",
+    )  # fmt: skip
     probe_suffix: str = "\nFinal answer: \\boxed{"
     probe_tokens: int = Field(24, gt=0, le=256)
     answer_workers: int = Field(

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from tts_proxy.confidence import ConfidenceMeter, ConfidenceSignals
+
 
 @dataclass(frozen=True, slots=True)
 class TokenLogprob:
@@ -47,6 +49,11 @@ class BranchState:
     text: str = ""
     active: bool = True  # neither finished nor pruned; kept by the engine (read in hot loops)
     logprobs: list[TokenLogprob] = field(default_factory=list)  # when the request asked
+    # Token confidence (DeepConf) at the last chunk boundary, and at each: when the search
+    # asks for it (live: from the chunks' logprobs; replay: as recorded).
+    confidence: ConfidenceSignals | None = None
+    confidences: list[ConfidenceSignals] = field(default_factory=list)
+    meter: ConfidenceMeter | None = None
 
     @property
     def last_probe(self) -> ProbeRecord | None:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tts_proxy.answers import answer_key
+from tts_proxy.confidence import ConfidenceSignals
 from tts_proxy.engine import SearchResult
 from tts_proxy.replay.environment import RecordedBranch, ReplayQuestion
 from tts_proxy.savings import Baseline
@@ -55,6 +56,8 @@ class TraceBranch(BaseModel):
     finish_reason: str | None = None
     answer: str | None = None
     pruned: bool = False
+    # Token confidence (group, lowest, tail) after each chunk, when the search measured it.
+    confidence: list[tuple[float, float, float]] = Field(default_factory=list)
 
 
 class TraceRecord(BaseModel):
@@ -129,6 +132,9 @@ def build_record(
                 finish_reason=b.finish_reason,
                 answer=b.answer,
                 pruned=b.pruned,
+                confidence=[
+                    (round(c.group, 4), round(c.lowest, 4), round(c.tail, 4)) for c in b.confidences
+                ],
             )
             for b in result.branches
         ],
@@ -281,7 +287,9 @@ def question_from_record(rec: dict[str, Any], label: dict[str, Any] | None) -> R
         depth = len(b["chunks"])
         answers = tuple(probes.get((b["id"], d)) for d in range(1, depth))
         chunks = tuple(int(n) for n in b["chunks"])
-        branches.append(RecordedBranch(answers, sum(chunks), b.get("answer"), chunks))
+        confidences = tuple(ConfidenceSignals(*map(float, c)) for c in b.get("confidence") or ())
+        branches.append(RecordedBranch(answers, sum(chunks), b.get("answer"), chunks,
+                                       confidences=confidences))  # fmt: skip
     gold = label.get("answer") if label else rec.get("label")
     source = "feedback" if label and label.get("answer") is not None else "gold"
     if gold is None:  # no label: the full exploration's majority stands in (a pseudo-label)

@@ -243,3 +243,19 @@ async def test_a_search_without_a_readable_answer_says_so() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
         tts = (await client.post("/v1/chat/completions", json=body)).json()["tts"]
     assert tts["answer"] is None and any("no branch gave an answer" in w for w in tts["warnings"])
+
+
+async def test_confidence_asks_the_server_for_top_logprobs(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    """tts.confidence (or a controller that reads it, deepconf) asks for top-5 logprobs of
+    every branch token; the client's own logprobs, if any, keep the size it asked for."""
+    base = {"model": "fake", "messages": CHAT}
+    await client.post("/v1/chat/completions", json=base | {"tts": {"controller": "sc"}})
+    await client.post("/v1/chat/completions",
+                      json=base | {"tts": {"controller": "sc", "confidence": True}})  # fmt: skip
+    await client.post("/v1/chat/completions", json=base | {"tts": {"controller": "deepconf"}})
+    quiet = {"controller": "deepconf", "confidence": False}
+    off = await client.post("/v1/chat/completions", json=base | {"tts": quiet})
+    assert off.status_code == 200
+    assert [s.logprobs for s in server.samplings] == [None, 5, 5, None]

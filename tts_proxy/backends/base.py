@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from tts_proxy.confidence import ConfidenceSignals
 from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState, TokenLogprob
 
@@ -39,6 +40,7 @@ class Chunk:
     steps: int = 1  # chunk boundaries crossed: the branch's depth grows by this much
     key: str | None = None  # the final answer's key, when the backend knows it
     logprobs: tuple[TokenLogprob, ...] = ()  # when sampling asks for them
+    confidence: ConfidenceSignals | None = None  # as recorded (replay); live: from logprobs
 
 
 @dataclass(frozen=True, slots=True)

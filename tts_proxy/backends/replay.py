@@ -39,12 +39,15 @@ class ReplayEpisode:
             if steps > left:
                 cost = rec.tokens_of(branch.depth, None, size)
                 chunks.append(
-                    Chunk(cost, "", True, "stop", rec.final_answer, left + 1, rec.final_key)
-                )
-            elif steps == 1 and not rec.chunks:
+                    Chunk(cost, "", True, "stop", rec.final_answer, left + 1, rec.final_key,
+                          confidence=rec.confidence_at(branch.depth + left))
+                )  # fmt: skip
+            elif steps == 1 and not rec.chunks and not rec.confidences:
                 chunks.append(step)
             else:
-                chunks.append(Chunk(rec.tokens_of(branch.depth, steps, size), steps=steps))
+                cost = rec.tokens_of(branch.depth, steps, size)
+                signals = rec.confidence_at(branch.depth + steps - 1)
+                chunks.append(Chunk(cost, steps=steps, confidence=signals))
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:

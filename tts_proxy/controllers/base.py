@@ -33,6 +33,9 @@ class Controller(abc.ABC):
     # True when every branch runs to its end in one request (no chunk-by-chunk reading, no
     # probes): then per-request constraints (structured output, penalties) hold branch-wide.
     whole_branches: ClassVar[bool] = False
+    # True when it reads branches' token confidence (DeepConf): the search then asks the
+    # model server for top-k logprobs of every branch token (a throughput cost).
+    wants_confidence: ClassVar[bool] = False
 
     def __init__(self, beta: float, limits: Limits, rng: random.Random | None = None) -> None:
         if not 0.0 <= beta <= 1.0:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tts_proxy.confidence import ConfidenceSignals
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedBranch:
@@ -19,6 +21,14 @@ class RecordedBranch:
     # empty / None: the engine computes them.
     probe_keys: tuple[str | None, ...] = ()
     final_key: str | None = None
+    # Token confidence at the end of each step, where recorded (traces with confidence on).
+    confidences: tuple[ConfidenceSignals, ...] = ()
+
+    def confidence_at(self, step: int) -> ConfidenceSignals | None:
+        """The confidence after ``step + 1`` steps (the last recorded past the end)."""
+        if not self.confidences:
+            return None
+        return self.confidences[min(step, len(self.confidences) - 1)]
 
     def probe(self, step: int) -> tuple[str | None, str | None]:
         """The answer a probe read after ``step + 1`` chunks, and its key (when known)."""
