@@ -207,6 +207,7 @@ def _collect(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
             chunk_tokens=args.chunk_tokens,
             state=args.state,
+            confidence=args.confidence,
         )
     )
     print(json.dumps({"collected": len(results)}))
@@ -390,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--max-tokens", type=int, help="length cap of each branch")
     col.add_argument("--chunk-tokens", type=int, help="tokens between probes")
     col.add_argument("--state", type=Path, help="progress file (resumes from it)")
+    col.add_argument("--confidence", action="store_true",
+                     help="record token confidence per chunk (for deepconf)")  # fmt: skip
     col.add_argument("--workflow", type=Path,
                      help="a tts-workflow/1 file: explore its stages on each of their models "
                      "(the log goes to --state, default explore-WORKFLOW.jsonl)")  # fmt: skip

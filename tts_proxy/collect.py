@@ -77,6 +77,7 @@ async def collect(
     chunk_tokens: int | None = None,
     state: Path | None = None,
     api_key: str = "x",
+    confidence: bool = False,
 ) -> list[dict[str, Any]]:
     """Collect every (remaining) question; returns the summaries of this run's requests."""
     items = read_dataset(dataset)[:limit]
@@ -90,6 +91,8 @@ async def collect(
     tts: dict[str, Any] = {"mode": "explore", "max_branches": width}
     if chunk_tokens:
         tts["chunk_tokens"] = chunk_tokens
+    if confidence:
+        tts["confidence"] = True  # token confidence recorded per chunk (DeepConf replays it)
 
     async with httpx.AsyncClient(base_url=root, timeout=60) as http:
 

@@ -156,7 +156,7 @@ class TTSService:
         """The TTS plan of a request, or None when it is a plain passthrough. A workflow
         stage with a plan runs the plan's model, controller and budget."""
         tag = workflow_tag(tts, headers)
-        if tts is not None and not tts.model_fields_set - TAG_FIELDS:
+        if tts is not None and tts.model_fields_set and tts.model_fields_set <= TAG_FIELDS:
             tts = None  # a block that only tags the request asks for no search itself
         if tag is not None:
             explore = tts is not None and tts.mode == "explore"
