@@ -43,6 +43,7 @@ def questions(n: int, path: Path) -> None:
 
 
 def gather(args: argparse.Namespace, traces: Path) -> float:
+    traces.parent.mkdir(parents=True, exist_ok=True)
     dataset = traces.parent / "sums.jsonl"
     questions(args.questions, dataset)
     start = time.perf_counter()
