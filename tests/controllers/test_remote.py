@@ -135,3 +135,15 @@ def test_view_deltas_rebuild_every_view() -> None:
     for beta in (0.0, 1.0):
         ev = evaluate(Recording, QUESTIONS, beta, repeats=2)
         assert not ev.faults, ev.faults[:1]
+
+
+def test_view_deltas_carry_token_confidence() -> None:
+    from tts_proxy.confidence import ConfidenceSignals
+    from tts_proxy.state import BranchState
+
+    encoder, mirror = DeltaEncoder(), Mirror()
+    branch = BranchState(id=0, depth=1, tokens=16)
+    view = View([branch], 0, 16, None, 4)
+    assert mirror.apply(encoder.encode(view)).branches[0].confidence is None
+    branch.confidence = ConfidenceSignals(3.0, 2.0, 2.5)
+    assert mirror.apply(encoder.encode(view)).branches[0].confidence == branch.confidence

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
+from tts_proxy.confidence import ConfidenceSignals
 from tts_proxy.state import BranchState, ProbeRecord, View
 
 _SCALARS = ("depth", "tokens", "finished", "pruned", "active", "finish_reason", "answer", "key")
@@ -29,7 +30,9 @@ class DeltaEncoder:
     def encode(self, view: View) -> dict[str, Any]:
         branches = []
         for b in view.branches:
-            scalars = tuple(getattr(b, f) for f in _SCALARS)
+            c = b.confidence
+            confidence = None if c is None else (c.group, c.lowest, c.tail)
+            scalars = (*(getattr(b, f) for f in _SCALARS), confidence)
             seen = self._sent.get(b.id)
             if seen is not None and seen == (scalars, len(b.probes)):
                 continue
@@ -58,8 +61,10 @@ class Mirror:
             while len(self.branches) <= bid:
                 self.branches.append(BranchState(id=len(self.branches)))
             branch = self.branches[bid]
-            for name, value in zip(_SCALARS, item["fields"], strict=True):
+            *fields, confidence = item["fields"]
+            for name, value in zip(_SCALARS, fields, strict=True):
                 setattr(branch, name, value)
+            branch.confidence = None if confidence is None else ConfidenceSignals(*confidence)
             for depth, answer, key, tokens, confidence in item["probes"]:
                 branch.probes.append(ProbeRecord(depth, answer, key, tokens, confidence))
         return View(self.branches, int(delta["round"]), int(delta["tokens_used"]),

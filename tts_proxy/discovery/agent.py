@@ -36,7 +36,8 @@ that more beta never spends fewer tokens. self.limits.max_branches caps the widt
 view.branches: list of branches with .id, .depth (chunks generated), .tokens, .finished,
 .pruned, .active, .answer and .key (final answer once finished, and its canonical key:
 equal keys are the same answer), .probes (list of records with .depth, .answer and .key),
-.current_answer, .current_key, .probed_at_depth. view.final_votes() and view.current_votes()
+.current_answer, .current_key, .probed_at_depth, .confidence (token confidence when measured:
+.group, .lowest, .tail; None otherwise). view.final_votes() and view.current_votes()
 are Counters of answer keys; view.can_branch is how many more branches may start;
 view.tokens_used is the spend so far. Compare answers by their keys, never by their text.
 Actions (all of one round run together): Branch(n, to_end=False, probe=False) starts n
