@@ -23,9 +23,9 @@ LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Count from 1 t
         "tts": {"beta": 1.0, "controller": "sc", "max_branches": 4}}  # fmt: skip
 
 
-def running_vllm() -> Iterator[EmbeddedVLLM]:
-    """A real vLLM serving SmolLM2 as ``MODEL``, stopped afterwards (a fixture's body)."""
-    server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=MODEL)
+def running_vllm(served_name: str = MODEL) -> Iterator[EmbeddedVLLM]:
+    """A real vLLM serving SmolLM2 as ``served_name``, stopped afterwards (a fixture's body)."""
+    server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=served_name)
     server.start()
     try:
         server.wait_ready(timeout=600)

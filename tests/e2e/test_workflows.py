@@ -13,13 +13,12 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.e2e.conftest import MODEL, e2e_settings, generation_tokens
+from tests.e2e.conftest import MODEL, e2e_settings, generation_tokens, running_vllm
 from tests.servers import ServedApp
 from tts_proxy.api.app import create_app
 from tts_proxy.backends.pool import BackendPool
 from tts_proxy.backends.vllm import VLLMBackend
 from tts_proxy.cli import main
-from tts_proxy.embedded.model import prepare_default_model
 from tts_proxy.embedded.server import EmbeddedVLLM
 from tts_proxy.workflows.definition import WorkflowSpec
 from tts_proxy.workflows.explore import read_log
@@ -37,13 +36,7 @@ PLAN = WorkflowPlan.model_validate({
 
 @pytest.fixture(scope="module")
 def second_vllm() -> Iterator[EmbeddedVLLM]:
-    server = EmbeddedVLLM(prepare_default_model(quiet=True), served_name=SECOND)
-    server.start()
-    try:
-        server.wait_ready(timeout=600)
-        yield server
-    finally:
-        server.stop()
+    yield from running_vllm(SECOND)
 
 
 @pytest.fixture(scope="module")
