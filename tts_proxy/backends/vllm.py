@@ -195,8 +195,10 @@ class VLLMBackend:
         return VLLMEpisode(self, model, prompt_ids, sampling, session)
 
 
-def _token_logprobs(found: Any, top: int | None) -> tuple[TokenLogprob, ...]:
-    """A completion's logprobs (OpenAI's completions form) as ``TokenLogprob`` records."""
+def _token_logprobs(found: Any, top: int | None, text: str) -> tuple[TokenLogprob, ...]:
+    """A completion's logprobs (OpenAI's completions form) as ``TokenLogprob`` records, for
+    the tokens of ``text``: vLLM also returns the end-of-sequence token that ended a branch,
+    which the text (special tokens skipped) does not hold."""
     if top is None or found is None:
         return ()
     tokens, values = found.tokens or [], found.token_logprobs or []
@@ -206,6 +208,9 @@ def _token_logprobs(found: Any, top: int | None) -> tuple[TokenLogprob, ...]:
         ranked = sorted((alts or {}).items(), key=lambda kv: -kv[1])[:top]
         out.append(TokenLogprob(str(token), float(value if value is not None else UNLIKELY),
                                 tuple((str(t), float(v)) for t, v in ranked)))  # fmt: skip
+    joined = "".join(t.token for t in out)
+    while out and len(joined) > len(text) and joined.startswith(text):
+        joined = joined[: len(joined) - len(out.pop().token)]
     return tuple(out)
 
 
@@ -271,7 +276,7 @@ class VLLMEpisode:
                 raise BackendError("vLLM returned no token_ids (is return_token_ids supported?)")
             ids.extend(int(t) for t in new_ids)
             tokens = response.usage.completion_tokens if response.usage else len(new_ids)
-            logprobs = _token_logprobs(choice.logprobs, s.logprobs)
+            logprobs = _token_logprobs(choice.logprobs, s.logprobs, choice.text or "")
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise BackendError(f"malformed completion from the model server: {exc}") from exc
         finished = choice.finish_reason == "stop"
