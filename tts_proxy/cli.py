@@ -426,9 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",
                      help="ship the best single candidate, not the frontier")  # fmt: skip
-    dis.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
-    dis.add_argument("--agent-model", default="gpt-4o", help="the agent's model name")
-    dis.add_argument("--agent-api-key", default="none", help="the agent endpoint's key")
+    _agent_flags(dis)
     dis.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per proposal")
     dis.add_argument("--agent-max-tokens", type=int, default=1500, help="tokens per proposal")
     dis.add_argument("--agent-prompt-chars", type=int, default=12_000,
@@ -436,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
     dis.set_defaults(func=_discover)
     _plan_parser(sub, formatter)
     return parser
+
+
+def _agent_flags(parser: argparse.ArgumentParser) -> None:
+    """Where an LLM agent is reached (discover and plan)."""
+    parser.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
+    parser.add_argument("--agent-model", default="gpt-4o", help="the agent's model name")
+    parser.add_argument("--agent-api-key", default="none", help="the agent endpoint's key")
 
 
 def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
@@ -473,9 +478,7 @@ def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     plan.add_argument("--report", type=Path, help="report stem (default: reports/plan-WORKFLOW)")
     plan.add_argument("--no-sweep", dest="sweep", action="store_false",
                       help="skip the budget sweep in the report")  # fmt: skip
-    plan.add_argument("--agent-base-url", help="OpenAI-compatible endpoint of the agent model")
-    plan.add_argument("--agent-model", default="gpt-4o", help="the agent's model name")
-    plan.add_argument("--agent-api-key", default="none", help="the agent endpoint's key")
+    _agent_flags(plan)
     plan.add_argument("--agent-iterations", type=int, default=5, help="agent rounds")
     plan.add_argument("--agent-candidates", type=int, default=10, help="plans per agent round")
     plan.set_defaults(func=_plan)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.controllers.trust import Trust, TrustList
 from tts_proxy.errors import ControllerLoadError, UnknownControllerError
+from tts_proxy.watched import FileVersion, file_versions
 
 if TYPE_CHECKING:
     from tts_proxy.controllers.gate import GateResult
@@ -91,7 +92,6 @@ def load_controller_file(path: Path) -> list[type[Controller]]:
     return controllers_in_source(source, str(path))
 
 
-FileVersion = tuple[str, int, int]  # path, mtime in ns, size
 Gate = Callable[[str, str], "GateResult"]  # (source, filename) -> the gate's verdict
 Untrusted = Literal["sandbox", "refuse"]
 
@@ -154,12 +154,7 @@ class ControllerRegistry:
         """The extra files as they are now: a change here means a reload is due."""
         out = []
         for directory in self.extra_dirs:
-            for path in sorted([*directory.glob("*.py"), *directory.glob("*.json")]):
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                out.append((str(path), st.st_mtime_ns, st.st_size))
+            out += file_versions([*directory.glob("*.py"), *directory.glob("*.json")])
         return out
 
     def reload(self) -> None:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tts_proxy.errors import PlanError
+from tts_proxy.watched import FileVersion, file_versions
 from tts_proxy.workflows.definition import read_spec
 from tts_proxy.workflows.plan import StagePlan, WorkflowPlan, parse_plan
 from tts_proxy.workflows.tags import WorkflowTag
-
-FileVersion = tuple[str, int, int]  # path, mtime in ns, size
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +71,7 @@ class PlanBook:
     def versions(self) -> list[FileVersion]:
         if self.directory is None or not self.directory.is_dir():
             return []
-        out = []
-        for path in sorted(self.directory.glob("*.json")):  # definitions too: they check plans
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            out.append((str(path), st.st_mtime_ns, st.st_size))
-        return out
+        return file_versions(self.directory.glob("*.json"))  # definitions too: they check plans
 
     def reload(self, models: Collection[str], controllers: Collection[str],
                max_samples: int | None = None) -> None:  # fmt: skip
