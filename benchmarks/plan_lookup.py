@@ -22,7 +22,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake model server
 from tests.fakes import FakeModelServer, Script
 from tts_proxy.api.app import create_app
-from tts_proxy.protocol import TTSOptions
+from tts_proxy.api.headers import read_headers
+from tts_proxy.protocol import NO_HEADERS, TTSOptions
 from tts_proxy.service import TTSService
 from tts_proxy.settings import Settings
 from tts_proxy.workflows.plan import WorkflowPlan, write_plan
@@ -38,10 +39,10 @@ def book(directory: Path) -> None:
 
 
 def lookup(service: TTSService, n: int) -> tuple[float, float]:
-    tagged = {"x-tts-workflow": "w57", "x-tts-stage": "s3"}
+    tagged = read_headers({"x-tts-workflow": "w57", "x-tts-stage": "s3"})
     plain = TTSOptions(controller="sc", beta=1.0, max_branches=3)
     times = []
-    for headers, tts in ((tagged, None), ({}, plain)):
+    for headers, tts in ((tagged, None), (NO_HEADERS, plain)):
         start = time.perf_counter()
         for _ in range(n):
             service.plan("fake", tts, headers)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tts_proxy.backends.base import Chunk, ProbeResult, Sampling
+from tts_proxy.backends.base import Chunk, Piece, ProbeResult, Sampling
 from tts_proxy.errors import BackendError
 from tts_proxy.state import BranchState
 
@@ -93,6 +94,58 @@ class FakeEpisode:
         self.released += [b.id for b in branches]
 
 
+class FakeStreamingEpisode(FakeEpisode):
+    """A ``FakeEpisode`` that also streams: branch i decodes a token every ``seconds[i]``
+    (default ``tick``) for ``script.chunks * unit`` tokens, then stops with its answer. It
+    records every stream it opened (branch, kept ids) and every one that was aborted."""
+
+    def __init__(
+        self, scripts: Sequence[Script], unit: int, *, tick: float = 0.001,
+        seconds: Mapping[int, float] | None = None, failing: set[int] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(scripts, chunk_tokens=unit, failing=failing)
+        self.unit = unit
+        self.tick = tick
+        self.seconds = dict(seconds or {})
+        self.kept: dict[int, list[int]] = {}
+        self.opened: list[tuple[int, int]] = []
+        self.aborted: list[int] = []
+        self.probed_ids: list[tuple[int, int]] = []
+
+    async def open(self, branch: BranchState, max_tokens: int) -> AsyncIterator[Piece]:
+        kept = len(self.kept.get(branch.id, []))
+        self.opened.append((branch.id, kept))
+        if branch.id in self.failing:
+            raise BackendError("the fake backend failed this stream")
+        script = self._script(branch)
+        total = min(script.chunks * self.unit, kept + max_tokens)
+        try:
+            for at in range(kept, total):
+                await asyncio.sleep(self.seconds.get(branch.id, self.tick))
+                last = at == total - 1
+                ends = last and total == script.chunks * self.unit
+                text = f" The answer is \\boxed{{{script.answer}}}" if ends else "."
+                reason = ("stop" if ends else "length") if last else None
+                yield Piece((at,), text, finish_reason=reason)
+        except (asyncio.CancelledError, GeneratorExit):
+            self.aborted.append(branch.id)
+            raise
+
+    def keep(self, branch: BranchState, ids: Sequence[int]) -> None:
+        self.kept.setdefault(branch.id, []).extend(ids)
+
+    async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult | BackendError]:
+        """Probes read the branch where its kept ids end (its last boundary)."""
+        out: list[ProbeResult | BackendError] = []
+        for b in branches:
+            depth = len(self.kept.get(b.id, [])) // self.unit
+            self.probed_ids.append((b.id, len(self.kept.get(b.id, []))))
+            probes = self._script(b).probes
+            answer = probes[depth - 1] if 0 < depth <= len(probes) else None
+            out.append(ProbeResult(answer, 3, 0.9, f"{answer}}}"))
+        return out
+
+
 class FakePassthrough:
     def __init__(self, status_code: int, payload: bytes) -> None:
         self.status_code = status_code
@@ -126,6 +179,7 @@ class FakeModelServer:
         self.observer: Callable[[str, bool], None] | None = None
         self.episodes: list[FakeEpisode] = []
         self.forwarded: list[tuple[str, dict[str, Any]]] = []
+        self.forwarded_bytes: list[bytes] = []
 
     async def health(self) -> bool:
         return self.healthy
@@ -143,8 +197,9 @@ class FakeModelServer:
         text = prompt if messages is None else "".join(str(m.get("content")) for m in messages)
         return [ord(c) for c in text or ""]
 
-    async def passthrough(self, path: str, body: dict[str, Any]) -> FakePassthrough:
-        self.forwarded.append((path, body))
+    async def passthrough(self, path: str, body: bytes, model: str) -> FakePassthrough:
+        self.forwarded.append((path, json.loads(body)))
+        self.forwarded_bytes.append(body)
         return FakePassthrough(200, b'{"passthrough": true}')
 
     def episode(

@@ -44,4 +44,4 @@ def test_unknown_controller_and_bad_beta_fail_clearly(tmp_path: Path) -> None:
     assert done.returncode == 2 and "unknown controller 'nope'" in done.stderr
     assert "Traceback" not in done.stderr
     done = run_cli("replay", "--data", "x", "--controller", "sc", "--beta", "7")
-    assert done.returncode == 2 and "beta must be in [0, 1]" in done.stderr
+    assert done.returncode == 2 and "beta must be a number in [0, 1]" in done.stderr

@@ -66,12 +66,12 @@ def test_branch_wide_constraints_need_a_controller_that_runs_whole_branches(
 def test_sampling_parameters_reach_every_branch() -> None:
     spec = search_request(
         chat(temperature=0.3, top_p=0.9, seed=5, stop="##", logit_bias={"42": -5}, top_k=20,
-             min_p=0.1, repetition_penalty=1.1, user="u1"),
+             min_p=0.1, repetition_penalty=1.1, ignore_eos=True, user="u1"),
         ProbeExit,
     )  # fmt: skip
     assert (spec.temperature, spec.top_p, spec.seed, spec.stop) == (0.3, 0.9, 5, ["##"])
     assert spec.extra == {"logit_bias": {"42": -5}, "top_k": 20, "min_p": 0.1,
-                          "repetition_penalty": 1.1}  # fmt: skip
+                          "repetition_penalty": 1.1, "ignore_eos": True}  # fmt: skip
 
 
 def test_json_output_constrains_every_branch() -> None:

@@ -11,13 +11,15 @@ import asyncio
 import json
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from tts_proxy.beta import parse_beta
 from tts_proxy.errors import TTSProxyError
 
 
@@ -146,7 +148,7 @@ async def _serve_until_stopped(app: Any, settings: Any) -> None:
     grace = settings.shutdown_grace_seconds
     configs = [
         uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                       timeout_graceful_shutdown=grace)
+                       timeout_graceful_shutdown=grace, access_log=settings.access_log)
     ]  # fmt: skip
     if settings.admin_port is not None:
         _say(f"/metrics and /admin on {settings.admin_host}:{settings.admin_port}")
@@ -163,6 +165,7 @@ def _replay(args: argparse.Namespace) -> int:
     from tts_proxy.controllers.base import Limits
     from tts_proxy.replay.evaluate import evaluate
     from tts_proxy.replay.importers import load_replay
+    from tts_proxy.streamed import ENGINES
 
     registry = ControllerRegistry([args.controllers_dir] if args.controllers_dir else [])
     controller = registry.get(args.controller)
@@ -176,8 +179,9 @@ def _replay(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         seed=args.seed,
         pool=args.pool,
+        engine=ENGINES[args.engine],
     )
-    summary = result.summary() | {"data": str(args.data)}
+    summary = result.summary() | {"data": str(args.data), "engine": args.engine}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -266,6 +270,8 @@ def _discover(args: argparse.Namespace) -> int:
         budget_minutes=args.budget_minutes,
         history=args.history,
         stitch=args.stitch,
+        storage=args.storage,
+        workers=args.workers,
     )
     try:
         report = Discovery(split, options, agent).run()
@@ -286,10 +292,10 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _beta(value: str) -> float:
-    beta = float(value)
-    if not 0.0 <= beta <= 1.0:
-        raise argparse.ArgumentTypeError(f"beta must be in [0, 1], got {value}")
-    return beta
+    try:
+        return parse_beta(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # The settings `serve` takes as flags (each is also TTS_<NAME> in the environment).
@@ -297,8 +303,9 @@ SERVE_FLAGS = (
     "host", "port", "backend_url", "backend_urls", "model_path", "served_model_name",
     "controllers_dir", "trusted_controllers_file", "untrusted_controllers",
     "default_controller", "default_beta", "max_branches", "chunk_tokens", "max_branch_tokens",
-    "trace_dir", "log_prompts", "explore_rate", "admin_port", "api_keys_file",
+    "engine", "trace_dir", "log_prompts", "explore_rate", "admin_port", "api_keys_file",
     "answer_workers", "shutdown_grace_seconds", "savings_reference_width", "plans_dir",
+    "access_log",
     "plans_poll_seconds",
 )  # fmt: skip
 FLAG_NAMES = {"model_path": "--model"}
@@ -322,8 +329,9 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, nargs="*", dest=name, help=help_text)
         elif bool in _types_of(info.annotation):
             parser.add_argument(flag, choices=["true", "false"], dest=name, help=help_text)
-        elif name == "untrusted_controllers":
-            parser.add_argument(flag, choices=["sandbox", "refuse"], dest=name, help=help_text)
+        elif typing.get_origin(info.annotation) is Literal:
+            choices = list(typing.get_args(info.annotation))
+            parser.add_argument(flag, choices=choices, dest=name, help=help_text)
         else:
             metavar = "PATH_OR_NAME" if name == "model_path" else None
             parser.add_argument(flag, type=kinds.get(base, str), dest=name, help=help_text,
@@ -331,8 +339,6 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _types_of(annotation: Any) -> set[Any]:
-    import typing
-
     args = typing.get_args(annotation)
     return set(args) if args else {annotation}
 
@@ -375,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--pool", type=int, help="use N of the recorded trajectories per question")
     replay.add_argument("--max-branches", type=int, help="width cap (default: the pool)")
     replay.add_argument("--controllers-dir", type=Path, help="more controllers (documents)")
+    replay.add_argument("--engine", choices=["round", "streamed"], default="round",
+                        help="by rounds (default), or by the streamed engine's token clock "
+                        "(steps arriving at the same tick are decided together)")  # fmt: skip
     replay.add_argument("--json", action="store_true", help="print one JSON line")
     replay.set_defaults(func=_replay)
 
@@ -424,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="history file, resumed from (default: REPORTS/NAME.history.jsonl)",
     )
+    dis.add_argument("--storage",
+                     help="Optuna storage URL the trials are kept in, shared by workers and "
+                     "machines (default: sqlite:///REPORTS/NAME.optuna.db; several machines: "
+                     "postgresql://...)")  # fmt: skip
+    dis.add_argument("--workers", type=int, default=1,
+                     help="processes running trials on the storage")  # fmt: skip
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",
                      help="ship the best single candidate, not the frontier")  # fmt: skip
     _agent_flags(dis)

@@ -151,6 +151,7 @@ def render(result: SearchResult, r: Rendering) -> Outcome:
         branch_tokens=result.branch_tokens, probe_tokens=result.probe_tokens,
         chunk_tokens=r.chunk_tokens, estimated_tokens_saved=saved, baseline=r.baseline,
         reference=r.reference, request_id=r.request_id, failed_branches=result.failed,
+        discarded_tokens=result.discarded_tokens,
         fault=result.fault, warnings=warnings, votes=_votes(result), model=r.model, flops=r.flops,
         workflow=r.workflow,
     )  # fmt: skip

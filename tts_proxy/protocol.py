@@ -9,10 +9,19 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
+from tts_proxy.beta import Beta
 from tts_proxy.savings import Baseline, Reference
 from tts_proxy.workflows.tags import TagFields
 
@@ -24,7 +33,7 @@ class TTSOptions(TagFields):
 
     model_config = ConfigDict(extra="forbid")
 
-    beta: float | None = Field(None, ge=0.0, le=1.0)
+    beta: Beta | None = None
     controller: str | None = None
     max_tokens: int | None = Field(None, gt=0, description="total token budget of the search")
     chunk_tokens: int | None = Field(None, gt=0)
@@ -37,12 +46,28 @@ class TTSOptions(TagFields):
         None, description="measure branches' token confidence (DeepConf; top-k logprobs)"
     )
 
-    @field_validator("beta", "max_seconds")
+    @field_validator("max_seconds")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
         return v
+
+
+@dataclass(frozen=True, slots=True)
+class TTSHeaders:
+    """What a request's ``X-TTS-*`` headers ask of the proxy (read by ``api.headers``)."""
+
+    beta: float | None = None
+    tag: TagFields | None = None
+
+    @property
+    def asks(self) -> bool:
+        """Whether the headers ask for anything (else the request may be passed through)."""
+        return self.beta is not None or self.tag is not None
+
+
+NO_HEADERS = TTSHeaders()
 
 
 class StreamOptions(BaseModel):
@@ -139,6 +164,7 @@ class TTSSummary(BaseModel):
     reference: Reference | None  # what this controller's saving cost on replayed data
     request_id: str
     failed_branches: int = 0  # lost to backend errors: the answer rests on the others
+    discarded_tokens: int = 0  # made by aborted streams past their last boundary (in tokens)
     fault: str | None = None  # what the controller did wrong (it was stopped, majority vote)
     warnings: list[str] = Field(default_factory=list)
     votes: dict[str, int] = Field(default_factory=dict)  # finished branches per answer
@@ -221,6 +247,64 @@ class CompletionResponse(BaseModel):
     choices: list[CompletionChoice]
     usage: Usage
     tts: TTSSummary
+
+
+class StreamToolCall(ToolCall):
+    index: int
+
+
+class ChatDelta(BaseModel):
+    """What a chat chunk adds; written without the parts it does not carry."""
+
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    tool_calls: list[StreamToolCall] | None = None
+
+    @model_serializer(mode="wrap")
+    def _present(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class ChatStreamChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: str | None = None
+    logprobs: ChatLogprobs | None = None
+
+
+class CompletionStreamChoice(BaseModel):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: CompletionLogprobs | None = None
+
+
+class _StreamChunk(BaseModel):
+    """One server-sent event of a streamed answer."""
+
+    id: str
+    created: int
+    model: str
+    usage: Usage | None = None  # the last chunk's, when the client asked for it
+    tts: TTSSummary | None = None  # the finishing chunk's
+
+    @model_serializer(mode="wrap")
+    def _present(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in ("usage", "tts"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+class ChatCompletionChunk(_StreamChunk):
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    choices: list[ChatStreamChoice]
+
+
+class CompletionChunk(_StreamChunk):
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[CompletionStreamChoice]
 
 
 class ErrorBody(BaseModel):

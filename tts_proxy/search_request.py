@@ -4,7 +4,7 @@ With a ``tts`` block every OpenAI parameter either works or gets a 400 that name
 dropped silently:
 
 - sampling -- ``temperature``, ``top_p``, ``seed``, ``stop``, ``logit_bias`` and vLLM's
-  ``top_k``, ``min_p``, ``repetition_penalty`` -- goes to every branch's completions;
+  ``top_k``, ``min_p``, ``repetition_penalty``, ``ignore_eos`` -- goes to every branch;
 - ``logprobs`` / ``top_logprobs``: the chosen branch's token log-probabilities;
 - ``response_format`` (JSON) and ``tools`` (a tool call) constrain every branch with vLLM's
   structured outputs, and branches vote on the canonical JSON; with ``presence_penalty`` and
@@ -33,7 +33,7 @@ _READ = {"model", "messages", "prompt", "max_tokens", "max_completion_tokens", "
          "top_logprobs", "response_format", "tools", "tool_choice", "parallel_tool_calls",
          "presence_penalty", "frequency_penalty", "logit_bias"}  # fmt: skip
 # vLLM's own sampling parameters, the same in every chunk of a branch: passed on as they are.
-_VLLM_SAMPLING = ("top_k", "min_p", "repetition_penalty")
+_VLLM_SAMPLING = ("top_k", "min_p", "repetition_penalty", "ignore_eos")
 
 OutputKind = Literal["text", "json", "tool_call"]
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tts_proxy.admission import BranchSlots
 from tts_proxy.answers.readers import JSON, TEXT
-from tts_proxy.backends.base import ModelServer, Sampling
+from tts_proxy.backends.base import ModelServer, Passthrough, Sampling
 from tts_proxy.confidence import TOP_K as CONFIDENCE_TOP_K
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
@@ -23,14 +25,17 @@ from tts_proxy.errors import InvalidRequestError, TTSProxyError
 from tts_proxy.metrics import OTHER, Metrics
 from tts_proxy.outcome import Outcome, Rendering, render
 from tts_proxy.protocol import (
+    NO_HEADERS,
     ChatCompletionRequest,
     CompletionRequest,
+    TTSHeaders,
     TTSOptions,
     WorkflowSummary,
 )
 from tts_proxy.savings import SavingsEstimator, read_report, reference
 from tts_proxy.search_request import search_request
 from tts_proxy.settings import Settings
+from tts_proxy.streamed import ENGINES
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
 from tts_proxy.workflows.flops import ModelSizes
 from tts_proxy.workflows.live import LivePlans
@@ -41,7 +46,6 @@ log = logging.getLogger("tts_proxy")
 # Stop reasons that mean the controller misbehaved (the engine stopped it).
 CONTROLLER_FAULTS = ("controller_error", "round_limit", "no_progress")
 
-BETA_HEADER = "x-tts-beta"
 PASSTHROUGH = "none"
 EXPLORE = "explore"
 # Room left in the context for the probe suffix and its answer.
@@ -71,18 +75,20 @@ class TTSPlan:
                                run=self.tag.run, plan=plan)  # fmt: skip
 
 
-def _parse_beta_header(value: str) -> float:
-    try:
-        beta = float(value)
-    except ValueError:
-        raise InvalidRequestError(
-            f"X-TTS-Beta must be a number in [0, 1], got {value!r}", param="X-TTS-Beta"
-        ) from None
-    if not 0.0 <= beta <= 1.0:  # also rejects NaN
-        raise InvalidRequestError(
-            f"X-TTS-Beta must be in [0, 1], got {value!r}", param="X-TTS-Beta"
-        )
-    return beta
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """A plain request's answer: vLLM's response, relayed as it comes."""
+
+    response: Passthrough
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A search, ready to run: ``work`` is its outcome (cancel it to stop every branch)."""
+
+    request_id: str
+    model: str  # the model the answer names (a workflow plan may have chosen another)
+    work: Coroutine[Any, Any, Outcome]
 
 
 class TTSService:
@@ -152,10 +158,42 @@ class TTSService:
             known = False
         return model if known else OTHER
 
-    def plan(self, model: str, tts: TTSOptions | None, headers: dict[str, str]) -> TTSPlan | None:
+    async def complete(
+        self,
+        request: ChatCompletionRequest | CompletionRequest,
+        headers: TTSHeaders,
+        raw: bytes,
+        path: str,
+    ) -> Forwarded | Started:
+        """A completion request, parsed: passed through as the bytes it came as, or a search
+        admitted and ready to run (a full queue is a 429 here, before anything is sent)."""
+        plan = self.plan(request.model, request.tts, headers)
+        if plan is None:
+            body = raw if b'"tts"' not in raw else _without_tts(raw)  # unparsed when it can
+            return Forwarded(await self.forward(path, body, request.model))
+        self.slots.check()
+        request_id = uuid.uuid4().hex
+        model = plan.model if plan.stage is not None else request.model
+        return Started(request_id, model, self.run(plan, request, request_id))
+
+    async def forward(self, path: str, body: bytes, model: str) -> Passthrough:
+        """Pass a request body to the backend that serves ``model``, and count it."""
+        label = await self.model_label(model)
+        try:
+            upstream = await self.backend.passthrough(path, body, model)
+        except TTSProxyError:
+            self.metrics.requests.labels(PASSTHROUGH, label, "error").inc()
+            raise
+        failed = upstream.status_code >= 400
+        self.metrics.requests.labels(PASSTHROUGH, label, "error" if failed else "ok").inc()
+        return upstream
+
+    def plan(
+        self, model: str, tts: TTSOptions | None, headers: TTSHeaders = NO_HEADERS
+    ) -> TTSPlan | None:
         """The TTS plan of a request, or None when it is a plain passthrough. A workflow
         stage with a plan runs the plan's model, controller and budget."""
-        tag = workflow_tag(tts, headers)
+        tag = workflow_tag(tts, headers.tag)
         if tts is not None and tts.model_fields_set and tts.model_fields_set <= TAG_FIELDS:
             tts = None  # a block that only tags the request asks for no search itself
         if tag is not None:
@@ -167,17 +205,14 @@ class TTSService:
         prefix, _, rest = model.partition("/")
         if rest and prefix in self.registry:
             controller, model = prefix, rest
-        header_beta = headers.get(BETA_HEADER)
-        if tts is None and controller is None and header_beta is None:
+        if tts is None and controller is None and headers.beta is None:
             return None
         options = tts or TTSOptions()
         controller = options.controller or controller or self.settings.default_controller
         if controller == PASSTHROUGH:
             return None
         self.registry.get(controller)  # unknown names fail here, with the list of known ones
-        beta = options.beta
-        if beta is None and header_beta is not None:
-            beta = _parse_beta_header(header_beta)
+        beta = options.beta if options.beta is not None else headers.beta
         if beta is None:
             beta = self.settings.default_beta
         return TTSPlan(model, controller, beta, options, tag)
@@ -344,7 +379,8 @@ class TTSService:
         async with self.slots.hold(limits.max_branches):
             deadline = time.monotonic() + seconds
             result = await run_search(controller, episode, limits, record=True,
-                                      deadline=deadline, reader=reader)  # fmt: skip
+                                      deadline=deadline, reader=reader,
+                                      engine=ENGINES[s.engine])  # fmt: skip
         rendering = Rendering(
             controller=plan.controller, beta=plan.beta, request_id=request_id,
             prompt_tokens=len(prompt_ids), chunk_tokens=limits.chunk_tokens,
@@ -363,6 +399,7 @@ def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:
     return request.prompt
 
 
-def strip_tts(body: dict[str, Any]) -> dict[str, Any]:
+def _without_tts(raw: bytes) -> bytes:
     """The body to forward on passthrough: without the proxy's own ``tts`` block."""
-    return {k: v for k, v in body.items() if k != "tts"}
+    body = json.loads(raw)
+    return json.dumps({k: v for k, v in body.items() if k != "tts"}).encode()

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tts_proxy.beta import Beta
 from tts_proxy.controllers.trust import TrustList
 
 
@@ -53,8 +54,12 @@ class Settings(BaseSettings):
     embedded_port: int = Field(8100, ge=1, le=65535)
 
     default_controller: str = "probe_exit"
-    default_beta: float = Field(0.5, ge=0.0, le=1.0)
+    default_beta: Beta = 0.5
     chunk_tokens: int = Field(256, gt=0)
+    engine: Literal["streamed", "round"] = Field(
+        "streamed", description="live searches: one stream per branch (streamed), or one "
+        "completion per chunk with a barrier each round (round: the reference)",
+    )  # fmt: skip
     max_branches: int = Field(8, gt=0, description="server cap; a request may ask for fewer")
     max_branch_tokens: int = Field(1024, gt=0, description="default length cap of one branch")
     max_search_tokens: int = Field(32768, gt=0, description="server cap on a search's budget")
@@ -74,6 +79,10 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="past this an answer's parse is stopped; its text keys it"
     )
     keepalive_seconds: float = Field(5.0, gt=0)
+    access_log: bool = Field(
+        False, description="a log line per HTTP request (uvicorn's; it costs ~0.2 ms a request, "
+        "and /metrics counts every request anyway)",
+    )  # fmt: skip
     shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight requests may finish"
     )

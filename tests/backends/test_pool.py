@@ -22,7 +22,7 @@ async def test_calls_for_a_model_go_only_to_the_servers_that_serve_it() -> None:
     a, b, c = server("small"), server("large"), server("large")
     pool = BackendPool([a, b, c])
     for _ in range(4):
-        await pool.passthrough("/chat/completions", {"model": "large"})
+        await pool.passthrough("/chat/completions", b"{}", "large")
         await pool.max_model_len("small")
         pool.episode("small", [1], Sampling())
     assert not a.forwarded and len(b.forwarded) == len(c.forwarded) == 2  # round-robin
@@ -41,15 +41,15 @@ async def test_a_model_no_server_was_known_to_serve_is_learned_again() -> None:
     await pool.max_model_len("small")
     b.served.append("new")
     now[0] = 31.0
-    await pool.passthrough("/completions", {"model": "new"})
+    await pool.passthrough("/completions", b"{}", "new")
     assert b.forwarded and not a.forwarded
 
 
 async def test_a_model_nobody_serves_goes_to_any_server_for_its_own_error() -> None:
     a, b = server("small"), server("large")
     pool = BackendPool([a, b])
-    await pool.passthrough("/completions", {"model": "nope"})
-    await pool.passthrough("/completions", {"model": "nope"})
+    await pool.passthrough("/completions", b"{}", "nope")
+    await pool.passthrough("/completions", b"{}", "nope")
     assert len(a.forwarded) == len(b.forwarded) == 1
 
 
@@ -60,7 +60,7 @@ async def test_a_server_that_cannot_list_its_models_leaves_the_rotation() -> Non
 
     down, up = Down([Script(1, "4", [])], served=["large"]), server("large")
     pool = BackendPool([down, up], cooldown=30)
-    await pool.passthrough("/completions", {"model": "large"})
+    await pool.passthrough("/completions", b"{}", "large")
     assert pool.in_rotation() == [1] and up.forwarded
     assert [m["id"] for m in await pool.models()] == ["large"]
 
@@ -73,9 +73,9 @@ async def test_a_server_that_never_lists_its_models_holds_nothing_up_for_long() 
 
     hanging, up = Hanging([Script(1, "4", [])], served=["large"]), server("large")
     pool = BackendPool([hanging, up], cooldown=30, list_timeout=0.05)
-    await asyncio.wait_for(pool.passthrough("/completions", {"model": "large"}), 5)
+    await asyncio.wait_for(pool.passthrough("/completions", b"{}", "large"), 5)
     assert up.forwarded and pool.in_rotation() == [1]
-    await pool.passthrough("/completions", {"model": "large"})  # no second wait: it rests
+    await pool.passthrough("/completions", b"{}", "large")  # no second wait: it rests
     assert len(up.forwarded) == 2
     await pool.close()
 

@@ -45,6 +45,8 @@ class FaultyVLLM:
             return httpx2.Response(500, json={"message": "engine died"})
         if fault == "hang":
             await asyncio.sleep(30)
+        if json.loads(request.content).get("stream"):
+            return self._stream(fault)
         body = json.dumps({
             "id": "c", "object": "text_completion", "created": 0, "model": "m",
             "choices": [{"index": 0, "text": " The answer is \\\\boxed{4}", "finish_reason": "stop",
@@ -56,13 +58,36 @@ class FaultyVLLM:
         return httpx2.Response(200, content=body.encode(),
                                headers={"content-type": "application/json"})  # fmt: skip
 
+    @staticmethod
+    def _stream(fault: str | None) -> httpx2.Response:
+        """The completion as vLLM streams it, a token per event (cut short when truncated)."""
+        pieces = [(" The answer is", 5), (" \\boxed", 6), ("{4}", 7)]
+        events = b"".join(
+            b"data: " + json.dumps({"id": "c", "object": "text_completion", "created": 0,
+                                    "model": "m", "choices": [{
+                                        "index": 0, "text": text, "token_ids": [token],
+                                        "finish_reason": "stop" if token == 7 else None}]},
+                                   ).encode() + b"\n\n"
+            for text, token in pieces
+        ) + b"data: [DONE]\n\n"  # fmt: skip
+        if fault == "truncated":
+            events = events[: len(events) // 2]
+        return httpx2.Response(200, content=events, headers={"content-type": "text/event-stream"})
 
-async def client_for(fault: Fault, timeout: float = 5.0) -> AsyncIterator[httpx.AsyncClient]:
+
+@pytest.fixture(params=["streamed", "round"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def client_for(
+    fault: Fault, timeout: float = 5.0, engine: str = "streamed"
+) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx2.MockTransport(FaultyVLLM(fault))
     backend = VLLMBackend("http://vllm.test", timeout=timeout,
                           http_client=httpx2.AsyncClient(transport=transport))  # fmt: skip
     settings = Settings(backend_url="http://vllm.test", trace_dir=None, savings_file=None,
-                        chunk_tokens=16, backend_timeout=timeout)  # fmt: skip
+                        chunk_tokens=16, backend_timeout=timeout, engine=engine)  # fmt: skip
     app = create_app(settings, backend)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://proxy") as client:  # fmt: skip
@@ -75,9 +100,9 @@ async def client_for(fault: Fault, timeout: float = 5.0) -> AsyncIterator[httpx.
      ("refuse", 503, "backend_error"), ("hang", 504, "backend_error")],
 )  # fmt: skip
 async def test_a_backend_that_always_fails_gives_an_openai_error(
-    fault: str, status: int, error_type: str
+    fault: str, status: int, error_type: str, engine: str
 ) -> None:
-    async for client in client_for(lambda n: fault, timeout=0.5):
+    async for client in client_for(lambda n: fault, timeout=0.5, engine=engine):
         r = await client.post("/v1/chat/completions", json=TTS)
         assert r.status_code == status, r.text
         assert r.json()["error"]["type"] == error_type
@@ -85,8 +110,9 @@ async def test_a_backend_that_always_fails_gives_an_openai_error(
 
 
 @pytest.mark.parametrize("fault", ["500", "truncated", "refuse", "hang"])
-async def test_one_failed_branch_leaves_an_answer_from_the_others(fault: str) -> None:
-    async for client in client_for(lambda n: fault if n == 2 else None, timeout=0.5):
+async def test_one_failed_branch_leaves_an_answer_from_the_others(fault: str, engine: str) -> None:
+    async for client in client_for(lambda n: fault if n == 2 else None, timeout=0.5,
+                                   engine=engine):  # fmt: skip
         r = await client.post("/v1/chat/completions", json=TTS)
         assert r.status_code == 200, r.text
         tts = r.json()["tts"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tts_proxy.api.headers import read_headers
 from tts_proxy.errors import InvalidRequestError, PlanError
 from tts_proxy.workflows.book import PlanBook, check_plan
 from tts_proxy.workflows.plan import StagePlan, WorkflowPlan, parse_plan, write_plan
@@ -110,10 +111,10 @@ def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
 
 def test_tags_come_from_the_body_or_the_headers() -> None:
     headers = {"x-tts-workflow": "qa", "x-tts-stage": "draft", "x-tts-run": "r1"}
-    assert workflow_tag(None, headers) == WorkflowTag("qa", "draft", "r1")
+    assert workflow_tag(None, read_headers(headers).tag) == WorkflowTag("qa", "draft", "r1")
     body = TagFields(workflow="code", stage="test")
-    assert workflow_tag(body, headers) == WorkflowTag("code", "test", "r1")
-    assert workflow_tag(None, {}) is None
+    assert workflow_tag(body, read_headers(headers).tag) == WorkflowTag("code", "test", "r1")
+    assert workflow_tag(None, read_headers({}).tag) is None
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,7 @@ def test_tags_come_from_the_body_or_the_headers() -> None:
 )
 def test_a_half_or_malformed_tag_is_a_clear_error(headers: dict[str, str], param: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        workflow_tag(None, headers)
+        workflow_tag(None, read_headers(headers).tag)
     assert info.value.param == param
 
 

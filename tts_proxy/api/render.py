@@ -10,13 +10,19 @@ from typing import Any
 from tts_proxy.outcome import Outcome
 from tts_proxy.protocol import (
     ChatChoice,
+    ChatCompletionChunk,
     ChatCompletionResponse,
+    ChatDelta,
     ChatLogprobs,
     ChatMessageOut,
+    ChatStreamChoice,
     ChatTokenLogprob,
     CompletionChoice,
+    CompletionChunk,
     CompletionLogprobs,
     CompletionResponse,
+    CompletionStreamChoice,
+    StreamToolCall,
     TopLogprob,
 )
 from tts_proxy.state import TokenLogprob
@@ -60,38 +66,37 @@ def completion_response(model: str, o: Outcome) -> CompletionResponse:
 
 def stream_events(
     model: str, include_usage: bool, chat: bool
-) -> Callable[[Outcome], Iterable[dict[str, Any]]]:
+) -> Callable[[Outcome], Iterable[ChatCompletionChunk | CompletionChunk]]:
     """Render an outcome as OpenAI stream chunks: the answer, the finish (with ``tts``), usage."""
 
-    def first(o: Outcome) -> dict[str, Any]:
-        if not chat:
-            logprobs = completion_logprobs(o.logprobs).model_dump() if o.logprobs else None
-            return {"index": 0, "text": o.text or "", "finish_reason": None, "logprobs": logprobs}
-        delta: dict[str, Any] = {"role": "assistant", "content": o.text}
-        if o.tool_calls:
-            delta["tool_calls"] = [
-                {"index": i} | c.model_dump() for i, c in enumerate(o.tool_calls)
-            ]
-        choice = {"index": 0, "delta": delta, "finish_reason": None}
-        if o.logprobs is not None:
-            choice["logprobs"] = chat_logprobs(o.logprobs).model_dump()
-        return choice
-
-    def finish(o: Outcome) -> dict[str, Any]:
-        if chat:  # the finishing chunk carries nothing but the reason
-            return {"index": 0, "delta": {}, "finish_reason": o.finish_reason}
-        return {"index": 0, "text": "", "finish_reason": o.finish_reason}
-
-    def render(o: Outcome) -> Iterable[dict[str, Any]]:
-        base = {
-            "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
-            "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": int(time.time()),
-            "model": model,
-        }
-        yield base | {"choices": [first(o)]}
-        yield base | {"choices": [finish(o)], "tts": o.summary.model_dump()}
+    def render(o: Outcome) -> Iterable[ChatCompletionChunk | CompletionChunk]:
+        base: dict[str, Any] = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
+                                "created": int(time.time()), "model": model}  # fmt: skip
+        if chat:
+            yield ChatCompletionChunk(**base, choices=[_chat_answer(o)])
+            done = ChatStreamChoice(delta=ChatDelta(), finish_reason=o.finish_reason)
+            yield ChatCompletionChunk(**base, choices=[done], tts=o.summary)
+            if include_usage:
+                yield ChatCompletionChunk(**base, choices=[], usage=o.usage)
+            return
+        logprobs = completion_logprobs(o.logprobs) if o.logprobs else None
+        answer = CompletionStreamChoice(text=o.text or "", finish_reason=None, logprobs=logprobs)
+        yield CompletionChunk(**base, choices=[answer])
+        finished = CompletionStreamChoice(text="", finish_reason=o.finish_reason)
+        yield CompletionChunk(**base, choices=[finished], tts=o.summary)
         if include_usage:
-            yield base | {"choices": [], "usage": o.usage.model_dump()}
+            yield CompletionChunk(**base, choices=[], usage=o.usage)
 
     return render
+
+
+def _chat_answer(o: Outcome) -> ChatStreamChoice:
+    """The chunk that carries the whole answer (the search is done when streaming starts)."""
+    delta = ChatDelta(role="assistant", content=o.text)
+    if o.tool_calls:
+        delta.tool_calls = [StreamToolCall(index=i, **c.model_dump())
+                            for i, c in enumerate(o.tool_calls)]  # fmt: skip
+    choice = ChatStreamChoice(delta=delta, finish_reason=None)
+    if o.logprobs is not None:
+        choice.logprobs = chat_logprobs(o.logprobs)
+    return choice

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -15,12 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from tts_proxy.api.errors import invalid_request
+from tts_proxy.api.headers import read_headers
 from tts_proxy.api.render import chat_response, completion_response, stream_events
 from tts_proxy.api.responses import ModelTextJSONResponse
 from tts_proxy.api.sse import stream_when_done
-from tts_proxy.errors import InvalidRequestError, NotFoundError, TTSProxyError
+from tts_proxy.backends.base import Passthrough
+from tts_proxy.errors import InvalidRequestError, NotFoundError
 from tts_proxy.protocol import ChatCompletionRequest, CompletionRequest, FeedbackRequest
-from tts_proxy.service import PASSTHROUGH, TTSService, strip_tts
+from tts_proxy.service import Forwarded, TTSService
 
 router = APIRouter()
 admin_router = APIRouter()  # on the main port, or alone on TTS_ADMIN_PORT
@@ -35,8 +36,7 @@ def _service(request: Request) -> TTSService:
     return service
 
 
-async def _read_json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -46,6 +46,10 @@ async def _read_json(request: Request) -> dict[str, Any]:
     return data
 
 
+async def _read_json(request: Request) -> dict[str, Any]:
+    return _json_object(await request.body())
+
+
 def _parse(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
@@ -53,16 +57,8 @@ def _parse(model: type[M], data: dict[str, Any]) -> M:
         raise invalid_request(exc) from exc
 
 
-async def _passthrough(service: TTSService, path: str, body: dict[str, Any]) -> Response:
-    model = await service.model_label(str(body.get("model")))
-    try:
-        upstream = await service.backend.passthrough(path, strip_tts(body))
-    except TTSProxyError:
-        service.metrics.requests.labels(PASSTHROUGH, model, "error").inc()
-        raise
-    failed = upstream.status_code >= 400
-    service.metrics.requests.labels(PASSTHROUGH, model, "error" if failed else "ok").inc()
-    if body.get("stream") and not failed:
+async def _relay(upstream: Passthrough, stream: bool) -> Response:
+    if stream and upstream.status_code < 400:
         return StreamingResponse(
             upstream.body(), status_code=upstream.status_code, media_type=upstream.media_type
         )
@@ -95,34 +91,29 @@ async def _handle(
     request: Request, kind: type[ChatCompletionRequest] | type[CompletionRequest]
 ) -> Response:
     service = _service(request)
-    body = await _read_json(request)
-    parsed = _parse(kind, body)
-    plan = service.plan(
-        parsed.model, parsed.tts, {k.lower(): v for k, v in request.headers.items()}
-    )
+    raw = await request.body()
+    parsed = _parse(kind, _json_object(raw))
     chat = kind is ChatCompletionRequest
-    if plan is None:
-        return await _passthrough(service, "/chat/completions" if chat else "/completions", body)
-    service.slots.check()
-    request_id = uuid.uuid4().hex
-    headers = {REQUEST_ID_HEADER: request_id}
-    work = service.run(plan, parsed, request_id)
-    # A workflow plan may have sent the request to another model: the answer names it.
-    model = plan.model if plan.stage is not None else parsed.model
+    path = "/chat/completions" if chat else "/completions"
+    reply = await service.complete(parsed, read_headers(request.headers), raw, path)
+    if isinstance(reply, Forwarded):
+        return await _relay(reply.response, bool(parsed.stream))
+    reply_headers = {REQUEST_ID_HEADER: reply.request_id}
+    work, model = reply.work, reply.model
     if parsed.stream:
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
         render = stream_events(model, include_usage, chat)
         return StreamingResponse(
             stream_when_done(work, render, service.settings.keepalive_seconds),
             media_type="text/event-stream",
-            headers=headers,
+            headers=reply_headers,
         )
     outcome = await _unless_disconnected(request, work)
     if outcome is None:  # the client left: its search was cancelled, nobody reads an answer
         return Response(status_code=499)
     response: BaseModel = (chat_response if chat else completion_response)(model, outcome)
     return ModelTextJSONResponse(
-        response.model_dump(exclude_none=False), headers=headers | outcome.headers()
+        response.model_dump(exclude_none=False), headers=reply_headers | outcome.headers()
     )
 
 

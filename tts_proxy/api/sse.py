@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from tts_proxy.api.errors import error_body
 from tts_proxy.errors import TTSProxyError
 
@@ -17,12 +19,15 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def event(payload: dict[str, Any]) -> bytes:
+def event(payload: BaseModel | dict[str, Any]) -> bytes:
+    """One SSE event."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump()
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
 async def stream_when_done(
-    work: Awaitable[T], render: Callable[[T], Iterable[dict[str, Any]]], keepalive: float
+    work: Awaitable[T], render: Callable[[T], Iterable[BaseModel]], keepalive: float
 ) -> AsyncIterator[bytes]:
     """Send SSE comments while ``work`` runs, then its rendered events and ``[DONE]``.
 

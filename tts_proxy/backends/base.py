@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from tts_proxy.confidence import ConfidenceSignals
 from tts_proxy.errors import BackendError
@@ -89,6 +89,69 @@ class Episode(Protocol):
     async def release(self, branches: Sequence[BranchState]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One delta of a branch's streamed completion: its token ids, text and logprobs."""
+
+    ids: tuple[int, ...]
+    text: str = ""
+    logprobs: tuple[TokenLogprob, ...] = ()
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class StreamingEpisode(Episode, Protocol):
+    """An episode that can also stream a branch: one completion from the branch's kept token
+    ids for up to ``max_tokens`` tokens, read piece by piece; closing the iterator aborts it
+    on the server. ``keep`` appends a chunk's ids to the branch (what a resume starts from,
+    and what a probe reads)."""
+
+    def open(self, branch: BranchState, max_tokens: int) -> AsyncIterator[Piece]: ...
+
+    def keep(self, branch: BranchState, ids: Sequence[int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A branch reached its next chunk boundary (or its end, or failed); with the probe at
+    that boundary when the step asked for one."""
+
+    branch: BranchState
+    chunk: Chunk | BackendError
+    probe: ProbeResult | BackendError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """A probe, run beside its branch's stream, came back."""
+
+    branch: BranchState
+    result: ProbeResult | BackendError
+
+
+class Streams(Protocol):
+    """The streamed engine's seam: branches advance independently and report each boundary.
+
+    ``advance`` lets a branch generate its next ``tokens`` tokens (resuming its stream if it
+    was paused or never started); the boundary arrives as a ``Step`` from ``events``.
+    ``pause`` and ``stop`` abort a branch's stream and return the tokens it generated that no
+    step reported (they were spent all the same).
+    """
+
+    def advance(self, branch: BranchState, tokens: int, limit: int, *, probe: bool) -> None: ...
+
+    def probe(self, branch: BranchState) -> None: ...
+
+    def pause(self, branch: BranchState) -> int: ...
+
+    def stop(self, branch: BranchState) -> int: ...
+
+    async def events(self) -> list[Step | Probed]:
+        """Wait for the next event; return it with every other that arrived together."""
+
+    async def close(self) -> int: ...
+
+
 class Passthrough(Protocol):
     """A backend response forwarded as-is."""
 
@@ -123,7 +186,8 @@ class ModelServer(Protocol):
         tools: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]: ...
 
-    async def passthrough(self, path: str, body: dict[str, Any]) -> Passthrough: ...
+    async def passthrough(self, path: str, body: bytes, model: str) -> Passthrough:
+        """Forward a request body's bytes as they are (``model`` routes it)."""
 
     def episode(
         self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""

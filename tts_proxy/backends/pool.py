@@ -199,9 +199,9 @@ class BackendPool:
 
         return await self._first(call, await self._route(model))
 
-    async def passthrough(self, path: str, body: dict[str, Any]) -> Passthrough:
-        among = await self._route(str(body.get("model")))
-        return await self._first(lambda s: s.passthrough(path, body), among)
+    async def passthrough(self, path: str, body: bytes, model: str) -> Passthrough:
+        among = await self._route(model)
+        return await self._first(lambda s: s.passthrough(path, body, model), among)
 
     def episode(
         self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""

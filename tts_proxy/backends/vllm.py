@@ -3,7 +3,7 @@
 Searches run over token ids: the prompt is rendered once with ``/tokenize``; each chunk is a
 completion of ``prompt_ids + branch_ids`` with ``return_token_ids`` (vLLM's prefix cache makes
 the re-sent prefix nearly free); a probe appends the probe suffix and decodes a few greedy
-tokens. Requests that carry no ``tts`` block are passed through as they came.
+tokens. Requests that carry no ``tts`` block are passed through as they came (``forward``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import httpx2  # the openai SDK's HTTP client: raw responses are its Response ty
 import openai
 
 from tts_proxy.answers import extract_probe_answer
-from tts_proxy.backends.base import Chunk, ProbeResult, Sampling, settle
+from tts_proxy.backends.base import Chunk, Piece, ProbeResult, Sampling, settle
+from tts_proxy.backends.forward import ForwardedResponse, Forwarder
 from tts_proxy.errors import (
     BackendError,
     BackendTimeoutError,
@@ -55,27 +56,6 @@ def translate_error(exc: Exception) -> TTSProxyError:
     return BackendError(f"the model server answered something unreadable: {exc}")
 
 
-class PassthroughResponse:
-    """A backend response forwarded as-is: status, content type and its bytes -- streamed as
-    they come, or (an error the SDK has already read) the body it read."""
-
-    def __init__(self, response: httpx2.Response, *, read: bool = False) -> None:
-        self._response = response
-        self._read = read
-        self.status_code = response.status_code
-        self.media_type = response.headers.get("content-type", "application/json")
-
-    async def body(self) -> AsyncIterator[bytes]:
-        if self._read:
-            yield self._response.content
-            return
-        try:
-            async for chunk in self._response.aiter_raw():
-                yield chunk
-        finally:
-            await self._response.aclose()
-
-
 class VLLMBackend:
     """One vLLM server. Methods raise ``TTSProxyError`` subclasses, never SDK errors."""
 
@@ -90,6 +70,7 @@ class VLLMBackend:
     ):
         self.root = _root_url(base_url)
         self.observer = observer  # told of every call: (kind, succeeded)
+        self.forwarder = Forwarder(self.root, f"Bearer {api_key or 'EMPTY'}", timeout)
         self.client = openai.AsyncOpenAI(
             base_url=f"{self.root}/v1",
             api_key=api_key or "EMPTY",
@@ -103,6 +84,7 @@ class VLLMBackend:
 
     async def close(self) -> None:
         await self.client.close()
+        await self.forwarder.close()
 
     def observe(self, kind: str, ok: bool) -> None:
         self.calls += 1
@@ -176,18 +158,15 @@ class VLLMBackend:
             raise BackendError("the model server's /tokenize answer has no token list")
         return [int(t) for t in tokens]
 
-    async def passthrough(self, path: str, body: dict[str, Any]) -> PassthroughResponse:
-        """Forward a request body unchanged; the response streams back as it comes."""
+    async def passthrough(self, path: str, body: bytes, model: str) -> ForwardedResponse:
+        """Forward a request body's bytes unchanged; the response streams back as it comes."""
         try:
-            response = await self.client.post(path, cast_to=httpx2.Response, body=body, stream=True)
-        except openai.APIStatusError as exc:  # the SDK has read the error body already
-            self.observe("passthrough", exc.status_code < 500)
-            return PassthroughResponse(exc.response, read=True)
-        except openai.OpenAIError as exc:
+            response = await self.forwarder.post(path, body)
+        except TTSProxyError:
             self.observe("passthrough", False)
-            raise translate_error(exc) from exc
-        self.observe("passthrough", True)
-        return PassthroughResponse(response)
+            raise
+        self.observe("passthrough", response.status_code < 500)
+        return response
 
     def episode(
         self, model: str, prompt_ids: list[int], sampling: Sampling, session: str = ""
@@ -251,23 +230,27 @@ class VLLMEpisode:
     ) -> Sequence[Chunk | BackendError]:
         return await settle(self._extend(b, n) for b, n in requests)
 
-    async def _extend(self, branch: BranchState, max_tokens: int) -> Chunk:
+    def _branch_params(self, branch: BranchState, max_tokens: int) -> dict[str, Any]:
+        """A branch's completion parameters: the request's sampling, and its token ids back."""
         s = self.sampling
-        ids = self.ids.setdefault(branch.id, [])
         extra: dict[str, Any] = {"return_token_ids": True, **s.extra}
         if s.seed is not None:
             # Distinct, reproducible randomness per branch and chunk.
             extra["seed"] = (s.seed * 1_000_003 + branch.id * 10_007 + branch.depth) % 2**31
+        return {
+            "max_tokens": max_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p if s.top_p is not None else openai.NOT_GIVEN,
+            "stop": s.stop if s.stop else openai.NOT_GIVEN,
+            "logprobs": max(1, s.logprobs) if s.logprobs is not None else openai.NOT_GIVEN,
+            "extra_body": extra,
+        }
+
+    async def _extend(self, branch: BranchState, max_tokens: int) -> Chunk:
+        s = self.sampling
+        ids = self.ids.setdefault(branch.id, [])
         response = await self._complete(
-            "chunk",
-            branch,
-            self.prompt_ids + ids,
-            max_tokens=max_tokens,
-            temperature=s.temperature,
-            top_p=s.top_p if s.top_p is not None else openai.NOT_GIVEN,
-            stop=s.stop if s.stop else openai.NOT_GIVEN,
-            logprobs=max(1, s.logprobs) if s.logprobs is not None else openai.NOT_GIVEN,
-            extra_body=extra,
+            "chunk", branch, self.prompt_ids + ids, **self._branch_params(branch, max_tokens)
         )
         try:
             choice = response.choices[0]
@@ -282,6 +265,33 @@ class VLLMEpisode:
         finished = choice.finish_reason == "stop"
         reason = "stop" if finished else None
         return Chunk(tokens, choice.text or "", finished, reason, logprobs=logprobs)
+
+    async def open(self, branch: BranchState, max_tokens: int) -> AsyncIterator[Piece]:
+        """Stream the branch from its kept ids; closing the iterator aborts the request."""
+        s = self.sampling
+        prompt = self.prompt_ids + self.ids.get(branch.id, [])
+        params = self._branch_params(branch, max_tokens)
+        stream = await self._complete("stream", branch, prompt, stream=True, **params)
+        try:
+            async for part in stream:
+                if not part.choices:  # a usage-only chunk
+                    continue
+                choice = part.choices[0]
+                ids = (choice.model_extra or {}).get("token_ids") or ()
+                text = choice.text or ""
+                yield Piece(tuple(int(t) for t in ids), text,
+                            _token_logprobs(choice.logprobs, s.logprobs, text),
+                            choice.finish_reason)  # fmt: skip
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            self.backend.observe("stream", False)
+            raise BackendUnavailableError(f"the branch's stream broke: {exc}") from exc
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise BackendError(f"malformed stream from the model server: {exc}") from exc
+        finally:
+            await stream.close()
+
+    def keep(self, branch: BranchState, ids: Sequence[int]) -> None:
+        self.ids.setdefault(branch.id, []).extend(ids)
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult | BackendError]:
         return await settle(self._probe(b) for b in branches)
@@ -306,6 +316,6 @@ class VLLMEpisode:
         return ProbeResult(extract_probe_answer(text), tokens, confidence, text)
 
     async def release(self, branches: Sequence[BranchState]) -> None:
-        # Chunks are whole requests, so a pruned branch holds nothing on the server.
+        # Chunks are whole requests (streams are aborted by the engine): nothing is held.
         for b in branches:
             self.ids.pop(b.id, None)

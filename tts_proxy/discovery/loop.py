@@ -33,7 +33,7 @@ from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
 from tts_proxy.controllers.document import Calibration, build, write_document
 from tts_proxy.controllers.gate import check_file
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
-from tts_proxy.discovery import families, stitch
+from tts_proxy.discovery import families, stitch, trials
 from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer, Candidate
 from tts_proxy.discovery.curves import (
     REPORT_BETAS,
@@ -68,6 +68,8 @@ class DiscoverOptions:
     width: int = 64
     budget_minutes: float | None = None
     history: Path | None = None
+    storage: str | None = None  # Optuna storage URL (default: a SQLite file beside the reports)
+    workers: int = 1  # processes running parameter-search trials on that storage
     sandbox: SandboxLimits = field(
         default_factory=lambda: SandboxLimits(3 << 30, cpu_seconds=600, wall_seconds=900)
     )
@@ -149,9 +151,12 @@ class Discovery:
     def _candidates(self) -> list[dict[str, Any]]:
         return [h for h in self.history if h.get("kind") == "candidate"]
 
+    def _elapsed(self) -> float:
+        return self.clock() - self._started
+
     def _out_of_time(self) -> bool:
         budget = self.options.budget_minutes
-        return budget is not None and self.clock() - self._started > budget * 60
+        return budget is not None and self._elapsed() > budget * 60
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -200,10 +205,8 @@ class Discovery:
         done_rounds = max((c["round"] for c in self._candidates()), default=-1) + 1
         rounds = range(done_rounds, self.options.rounds)
         for round_ in tqdm(rounds, desc="discover: search rounds", unit="round"):
-            for _ in range(self.options.trials):
-                if self._out_of_time():
-                    break
-                self._search_trial(study, refs, round_)
+            if not self._out_of_time():
+                self._search_round(study, refs, round_)
             if self.agent is not None and not self._out_of_time():
                 self._agent_proposal(refs, round_)
             if self._out_of_time():
@@ -213,58 +216,59 @@ class Discovery:
         return self._ship()
 
     def _study(self) -> optuna.Study:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(
-            direction="maximize", sampler=optuna.samplers.TPESampler(seed=self.options.seed)
-        )
+        """The shared study (``trials``): trials a history holds that its storage lacks are
+        added, and the anchors no one has tried are queued first."""
+        o = self.options
+        url = trials.storage_url(o.storage, o.reports, o.name)
+        study = trials.open_study(url, trials.study_name(o.name, self._setup()), o.seed)
+        stored = {trials.params_key(t.params) for t in study.get_trials(deepcopy=False)}
         dists = families.distributions()
         past = [c for c in self._candidates() if c["proposer"] == "tpe"]
         for c in past:
-            if c["status"] == "ok":
-                study.add_trial(
-                    optuna.trial.create_trial(
-                        params=c["params"], distributions=dists, value=c["score"]
-                    )
-                )
-        tried = [c["params"] for c in past]
+            if c["status"] == "ok" and trials.params_key(c["params"]) not in stored:
+                study.add_trial(optuna.trial.create_trial(
+                    params=c["params"], distributions=dists, value=c["score"],
+                    user_attrs={"candidate": c["id"]},
+                ))  # fmt: skip
+        tried = stored | {trials.params_key(c["params"]) for c in past}
         for params in ANCHORS:
-            if params not in tried:
+            if trials.params_key(params) not in tried:
                 study.enqueue_trial(params)
         return study
 
+    def _search_round(self, study: optuna.Study, refs: dict[str, Curve], round_: int) -> None:
+        """One round's trials (over ``workers`` processes), then every finished trial in the
+        storage -- this run's, another worker's or machine's -- into the history."""
+        o = self.options
+        budget = o.budget_minutes
+        deadline = None if budget is None else time.time() + budget * 60 - self._elapsed()
+        job = trials.Job(
+            url=trials.storage_url(o.storage, o.reports, o.name),
+            study=study.study_name, seed=o.seed, sampler_seed=o.seed + round_ * 1000,
+            environments=tuple((str(e.path), e.indices) for e in self.split.search),
+            references={name: c.to_json() for name, c in refs.items()},
+            repeats=o.repeats, width=o.width, trials=o.trials, round=round_, deadline=deadline,
+        )  # fmt: skip
+        trials.run_round(job, o.workers, self.split.search)
+        self._import(study)
+
+    def _import(self, study: optuna.Study) -> None:
+        known = {c.get("trial") for c in self._candidates()}
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        for t in sorted(done, key=lambda t: t.number):
+            if t.number in known or "candidate" in t.user_attrs:
+                continue
+            cid = len(self._candidates())
+            self._remember({
+                "kind": "candidate", "id": cid, "round": t.user_attrs.get("round", 0),
+                "proposer": "tpe", "params": t.params, "status": "ok",
+                "curve": t.user_attrs["curve"], "score": t.value, "trial": t.number,
+                "seconds": t.user_attrs.get("seconds"),
+            })  # fmt: skip
+            log.info("discovery: tpe candidate %d (trial %d) scored %.3f", cid, t.number, t.value)
+
     def _anchors(self) -> list[dict[str, Any]]:
         return [c for c in self._candidates() if c["proposer"] == "tpe" and c["params"] in ANCHORS]
-
-    def _search_trial(self, study: optuna.Study, refs: dict[str, Curve], round_: int) -> None:
-        start = time.perf_counter()
-        trial = study.ask()
-        params = families.suggest(trial)
-        cid = len(self._candidates())
-        cls = families.controller_class(f"candidate_{cid}", params)
-        curve = measure(
-            cls,
-            self.split.search,
-            SEARCH_BETAS,
-            repeats=self.options.repeats,
-            seed=self.options.seed,
-            width=self.options.width,
-        )
-        value = score(curve, refs)
-        study.tell(trial, value)
-        self._remember(
-            {
-                "kind": "candidate",
-                "id": cid,
-                "round": round_,
-                "proposer": "tpe",
-                "params": params,
-                "status": "ok",
-                "curve": curve.to_json(),
-                "score": value,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
-        log.info("discovery: tpe candidate %d scored %.3f", cid, value)
 
     def _source_of(self, c: dict[str, Any]) -> str:
         if c["proposer"] == "tpe":

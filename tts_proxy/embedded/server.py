@@ -73,8 +73,10 @@ class EmbeddedVLLM:
         max_model_len: int = 2048,
         log_path: Path | None = None,
         dtype: str | None = None,
+        stream_interval: int = 1,
     ) -> None:
         self.model_dir = model_dir
+        self.stream_interval = stream_interval  # tokens per streamed delta (vLLM's default: 1)
         self.served_name = served_name
         self.port = port or free_port()
         self.max_model_len = max_model_len
@@ -96,6 +98,7 @@ class EmbeddedVLLM:
             "--max-model-len", str(self.max_model_len),
             "--enable-prefix-caching", "--enforce-eager",
             "--max-logprobs", "20",
+            "--stream-interval", str(self.stream_interval),
         ]  # fmt: skip
 
     def start(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tts_proxy.answers import equivalent
 from tts_proxy.backends.replay import ReplayEpisode
 from tts_proxy.controllers.base import Controller, Limits
-from tts_proxy.engine import SearchResult, run_search
+from tts_proxy.engine import Search, SearchResult, run_search
 from tts_proxy.replay.environment import ReplayQuestion
 from tts_proxy.replay.key_cache import save_grades
 
@@ -84,9 +84,11 @@ async def replay_one(
     *,
     seed: int = 0,
     record: bool = False,
+    engine: type[Search] = Search,
 ) -> SearchResult:
     controller = controller_cls(beta, limits, random.Random(seed))
-    return await run_search(controller, ReplayEpisode(question, order), limits, record=record)
+    episode = ReplayEpisode(question, order)
+    return await run_search(controller, episode, limits, record=record, engine=engine)
 
 
 def evaluate(
@@ -98,9 +100,13 @@ def evaluate(
     repeats: int = DEFAULT_REPEATS,
     seed: int = 0,
     pool: int | None = None,
+    engine: type[Search] = Search,
 ) -> Evaluation:
-    """Replay every question ``repeats`` times (each a different ordering) and average."""
-    return asyncio.run(_evaluate(controller_cls, questions, beta, limits, repeats, seed, pool))
+    """Replay every question ``repeats`` times (each a different ordering) and average; by
+    rounds, or with ``engine=StreamedSearch`` by the streamed engine's token clock."""
+    return asyncio.run(
+        _evaluate(controller_cls, questions, beta, limits, repeats, seed, pool, engine)
+    )
 
 
 async def _evaluate(
@@ -111,6 +117,7 @@ async def _evaluate(
     repeats: int,
     seed: int,
     pool: int | None,
+    engine: type[Search],
 ) -> Evaluation:
     start = time.perf_counter()
     episodes = []
@@ -121,7 +128,8 @@ async def _evaluate(
         lim = Limits(lim.max_branches, lim.budget, question.chunk_tokens, lim.max_branch_tokens)
         for r in range(repeats):
             order = ordering(qi, r, size, pool, seed)
-            result = await replay_one(controller_cls, question, beta, lim, order, seed=seed + r)
+            result = await replay_one(controller_cls, question, beta, lim, order, seed=seed + r,
+                                      engine=engine)  # fmt: skip
             decisions += result.rounds + 1
             episodes.append(
                 EpisodeResult(

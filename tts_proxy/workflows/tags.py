@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -42,12 +41,13 @@ def _checked(kind: str, value: str, param: str) -> str:
         raise InvalidRequestError(str(exc), param=param) from None
 
 
-def workflow_tag(fields: TagFields | None, headers: Mapping[str, str]) -> WorkflowTag | None:
+def workflow_tag(fields: TagFields | None, headers: TagFields | None) -> WorkflowTag | None:
     """The request's tag (body first, then headers), or None when untagged; a stage without
     a workflow, or a malformed name, is a 400."""
-    workflow = (fields.workflow if fields else None) or headers.get(WORKFLOW_HEADER)
-    stage = (fields.stage if fields else None) or headers.get(STAGE_HEADER)
-    run = (fields.run if fields else None) or headers.get(RUN_HEADER)
+    body, head = fields or TagFields(), headers or TagFields()
+    workflow = body.workflow or head.workflow
+    stage = body.stage or head.stage
+    run = body.run or head.run
     if workflow is None and stage is None:
         if run is not None:
             raise InvalidRequestError("a run id needs a workflow and a stage", param="X-TTS-Run")

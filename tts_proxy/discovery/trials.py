@@ -1,0 +1,127 @@
+"""The parameter search's trials, kept in Optuna's storage so that searches can share them.
+
+The storage is a SQLite file beside the reports by default, or any SQLAlchemy URL -- a
+PostgreSQL server when several machines search together. ``discover --workers N`` runs N
+processes on one storage, each asking the shared TPE sampler for settings, measuring them on
+the search set and telling the score back at once, with its curve as the trial's attribute.
+A worker killed mid-trial loses that trial only: what it told is stored, and its unfinished
+trial, whose heartbeat stops, is marked failed by the next worker that asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from tts_proxy.discovery import families
+from tts_proxy.discovery.curves import SEARCH_BETAS, Curve, measure, score
+from tts_proxy.discovery.environments import Environment, load_environment
+
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 30  # after this without a heartbeat a running trial is marked failed
+
+
+def storage_url(storage: str | None, reports: Path, name: str) -> str:
+    """The storage a search uses: as given, else ``reports/<name>.optuna.db`` (SQLite)."""
+    if storage:
+        return storage
+    reports.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(reports / f'{name}.optuna.db').resolve()}"
+
+
+def study_name(name: str, setup: dict[str, Any]) -> str:
+    """One study per controller name and search setup: a storage that holds searches over
+    other data or settings keeps them apart."""
+    digest = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{name}-{digest}"
+
+
+def open_study(url: str, name: str, seed: int) -> optuna.Study:
+    """The shared study, created on first use. Its TPE sampler lies about trials still
+    running (``constant_liar``), so concurrent workers do not all ask for the same point."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    storage = optuna.storages.RDBStorage(
+        url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+        grace_period=GRACE_SECONDS,
+    )  # fmt: skip
+    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return optuna.create_study(
+        study_name=name, storage=storage, sampler=sampler, direction="maximize",
+        load_if_exists=True,
+    )  # fmt: skip
+
+
+def params_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What one worker does: ``trials`` trials of round ``round`` (all picklable, so that a
+    worker process can be handed it)."""
+
+    url: str
+    study: str
+    seed: int  # of the search's orderings: the same for every worker, so scores compare
+    sampler_seed: int
+    environments: tuple[tuple[str, tuple[int, ...]], ...]  # (path, indices) of the search set
+    references: dict[str, Any]  # the built-ins' curves on the search set, as JSON
+    repeats: int
+    width: int
+    trials: int
+    round: int
+    deadline: float | None = None  # time.time() after which no trial is started
+
+
+def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> int:
+    """Up to ``job.trials`` trials (none started past the deadline); the trials done. Run by
+    ``Study.optimize``, whose heartbeat marks this worker's trial failed if it dies."""
+    envs = environments or [load_environment(Path(p), idx) for p, idx in job.environments]
+    refs = {name: Curve.from_json(c) for name, c in job.references.items()}
+    study = open_study(job.url, job.study, job.sampler_seed)
+    done = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal done
+        start = time.perf_counter()
+        params = families.suggest(trial)
+        cls = families.controller_class(f"trial_{trial.number}", params)
+        curve = measure(cls, envs, SEARCH_BETAS, repeats=job.repeats, seed=job.seed,
+                        width=job.width)  # fmt: skip
+        trial.set_user_attr("curve", curve.to_json())
+        trial.set_user_attr("round", job.round)
+        trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
+        trial.set_user_attr("worker", os.getpid())
+        done += 1
+        return score(curve, refs)
+
+    timeout = None if job.deadline is None else max(0.0, job.deadline - time.time())
+    if timeout != 0.0:
+        study.optimize(objective, n_trials=job.trials, timeout=timeout)
+    return done
+
+
+def run_round(job: Job, workers: int, environments: Sequence[Environment]) -> int:
+    """The round's trials: in this process, or shared out over ``workers`` processes."""
+    if workers <= 1:
+        return run_trials(job, environments)
+    open_study(job.url, job.study, job.sampler_seed)  # the schema, before workers race for it
+    shares = [job.trials // workers + (i < job.trials % workers) for i in range(workers)]
+    jobs = [
+        Job(job.url, job.study, job.seed, job.sampler_seed + i, job.environments,
+            job.references, job.repeats, job.width, share, job.round, job.deadline)
+        for i, share in enumerate(shares) if share
+    ]  # fmt: skip
+    with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
+        return sum(pool.map(run_trials, jobs))
