@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -113,15 +113,19 @@ def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> i
 
 
 def run_round(job: Job, workers: int, environments: Sequence[Environment]) -> int:
-    """The round's trials: in this process, or shared out over ``workers`` processes."""
-    if workers <= 1:
-        return run_trials(job, environments)
-    open_study(job.url, job.study, job.sampler_seed)  # the schema, before workers race for it
-    shares = [job.trials // workers + (i < job.trials % workers) for i in range(workers)]
-    jobs = [
-        Job(job.url, job.study, job.seed, job.sampler_seed + i, job.environments,
-            job.references, job.repeats, job.width, share, job.round, job.deadline)
-        for i, share in enumerate(shares) if share
-    ]  # fmt: skip
+    """The round's trials: in this process, or shared out over ``workers`` processes.
+
+    Queued trials (the anchors) run here first: handing one queued trial to exactly one
+    worker needs row locks, which SQLite does not have."""
+    study = open_study(job.url, job.study, job.sampler_seed)  # the schema, before workers
+    queued = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    first = min(len(queued), job.trials)
+    done = run_trials(replace(job, trials=first), environments) if first else 0
+    rest = job.trials - first
+    if rest <= 0 or workers <= 1:
+        return done + (run_trials(replace(job, trials=rest), environments) if rest > 0 else 0)
+    shares = [rest // workers + (i < rest % workers) for i in range(workers)]
+    jobs = [replace(job, sampler_seed=job.sampler_seed + i, trials=share)
+            for i, share in enumerate(shares) if share]  # fmt: skip
     with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-        return sum(pool.map(run_trials, jobs))
+        return done + sum(pool.map(run_trials, jobs))
