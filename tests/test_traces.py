@@ -8,21 +8,24 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fakes import FakeEpisode, FakeModelServer, Script
+from tests.fakes import FakeEpisode, FakeModelServer, FakeStreamingEpisode, Script
+from tts_proxy.actions import Action, Answer, Branch
 from tts_proxy.api.app import create_app
-from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.controllers.explore import Explore
 from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.engine import run_search
 from tts_proxy.replay.evaluate import replay_one
 from tts_proxy.replay.importers import load_replay
 from tts_proxy.settings import Settings
+from tts_proxy.state import View
+from tts_proxy.streamed import StreamedSearch
 from tts_proxy.traces import TraceWriter, build_record, read_records, trace_files
 
 SCRIPTS = [Script(3, "4", ["1", "4"]), Script(2, "5", ["5"]), Script(4, "4", ["2", "4", "4"])]
@@ -123,6 +126,35 @@ async def test_an_exploration_replays_to_the_same_majority(tmp_path: Path) -> No
     replayed = await replay_one(SelfConsistency, question, 1.0, Limits(3, None, 8), [0, 1, 2])
     assert replayed.answer == result.answer  # type: ignore[attr-defined]
     assert replayed.tokens == result.branch_tokens  # type: ignore[attr-defined]
+
+
+class FirstToFinish(Controller):
+    """Two branches; answers with the first that finishes."""
+
+    name = "first_to_finish"
+
+    def decide(self, view: View) -> Sequence[Action]:
+        if not view.branches:
+            return [Branch(2)]
+        done = [b for b in view.branches if b.finished]
+        return [Answer(done[0].answer)] if done else []
+
+
+@pytest.mark.anyio
+async def test_branches_aborted_before_their_first_boundary_are_not_replayed(
+    tmp_path: Path,
+) -> None:
+    """The streamed engine can abort a branch before its first chunk: the trace says so (a
+    branch with no chunks), and replay has no trajectory to take from it."""
+    limits = Limits(max_branches=2, chunk_tokens=8)
+    episode = FakeStreamingEpisode([Script(1, "4"), Script(50, "9")], 8, seconds={1: 0.05})
+    result = await run_search(FirstToFinish(0.5, limits), episode, limits, record=True,
+                              engine=StreamedSearch)  # fmt: skip
+    log_one(tmp_path, result)
+    (logged,) = read_records(trace_files(tmp_path))
+    assert [len(b["chunks"]) for b in logged["branches"]] == [1, 0]
+    (question,) = load_replay(tmp_path)
+    assert len(question.branches) == 1 and question.branches[0].final_answer == "4"
 
 
 @pytest.fixture

@@ -285,6 +285,8 @@ def question_from_record(rec: dict[str, Any], label: dict[str, Any] | None) -> R
     branches = []
     for b in rec["branches"]:
         depth = len(b["chunks"])
+        if depth == 0:  # started, then aborted before its first boundary: nothing to replay
+            continue
         answers = tuple(probes.get((b["id"], d)) for d in range(1, depth))
         chunks = tuple(int(n) for n in b["chunks"])
         confidences = tuple(ConfidenceSignals(*map(float, c)) for c in b.get("confidence") or ())

@@ -1,9 +1,12 @@
 """A live vLLM server, spoken to through the official ``openai`` SDK.
 
-Searches run over token ids: the prompt is rendered once with ``/tokenize``; each chunk is a
-completion of ``prompt_ids + branch_ids`` with ``return_token_ids`` (vLLM's prefix cache makes
-the re-sent prefix nearly free); a probe appends the probe suffix and decodes a few greedy
-tokens. Requests that carry no ``tts`` block are passed through as they came (``forward``).
+Searches run over token ids: the prompt is rendered once with ``/tokenize``. The streamed
+engine opens one streaming completion per branch (``open``, with ``return_token_ids``) and
+keeps the ids of every chunk it reports (``keep``), so a paused branch resumes from them; the
+round engine asks a completion of ``prompt_ids + branch_ids`` per chunk (vLLM's prefix cache
+makes the re-sent prefix nearly free). A probe appends the probe suffix to the branch's kept
+ids and decodes a few greedy tokens. Requests that carry no ``tts`` block are passed through
+as they came (``forward``).
 """
 
 from __future__ import annotations
