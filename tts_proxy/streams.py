@@ -72,10 +72,18 @@ class _Live:
     probe: bool = False  # probe at the boundary, and report the step with it
     ended: bool = False
     error: BackendError | None = None
+    unreported: int = 0  # tokens in ``buffer``
+    finish_buffered: bool = False  # the buffer holds the completion's last piece
 
-    @property
-    def unreported(self) -> int:
-        return sum(len(p.ids) for p in self.buffer)
+    def add(self, piece: Piece) -> None:
+        self.buffer.append(piece)
+        self.unreported += len(piece.ids)
+        self.finish_buffered = self.finish_buffered or piece.finish_reason is not None
+
+    def ready(self) -> bool:
+        """Whether the chunk in flight can be cut now (checked per piece: O(1))."""
+        want = self.want
+        return want is not None and (self.unreported >= want or self.finish_buffered or self.ended)
 
 
 class LiveStreams:
@@ -157,7 +165,7 @@ class LiveStreams:
     async def _read(self, stream: _Live) -> None:
         try:
             async for piece in self.episode.open(stream.branch, stream.limit):
-                stream.buffer.append(piece)
+                stream.add(piece)
                 self._check(stream)
         except BackendError as exc:  # this branch failed at the backend; the others go on
             stream.error = exc
@@ -167,7 +175,7 @@ class LiveStreams:
     def _check(self, stream: _Live) -> None:
         """Report the chunk in flight once its tokens (or the stream's end) have arrived."""
         want = stream.want
-        if want is None or self._live.get(stream.branch.id) is not stream:
+        if want is None or not stream.ready() or self._live.get(stream.branch.id) is not stream:
             return
         count, taken = 0, 0
         for piece in stream.buffer:
@@ -186,6 +194,7 @@ class LiveStreams:
         pieces = stream.buffer[:count]
         del stream.buffer[:count]
         chunk = chunk_of(pieces)
+        stream.unreported -= chunk.tokens
         self.episode.keep(stream.branch, [t for p in pieces for t in p.ids])
         stream.want = None
         stream.limit -= chunk.tokens
