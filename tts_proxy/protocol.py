@@ -61,11 +61,6 @@ class TTSHeaders:
     beta: float | None = None
     tag: TagFields | None = None
 
-    @property
-    def asks(self) -> bool:
-        """Whether the headers ask for anything (else the request may be passed through)."""
-        return self.beta is not None or self.tag is not None
-
 
 NO_HEADERS = TTSHeaders()
 
