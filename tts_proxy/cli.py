@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from tts_proxy.beta import parse_beta
+from tts_proxy.controllers.document import Family
 from tts_proxy.errors import TTSProxyError
 
 
@@ -272,6 +273,7 @@ def _discover(args: argparse.Namespace) -> int:
         stitch=args.stitch,
         storage=args.storage,
         workers=args.workers,
+        families=tuple(args.families),
     )
     try:
         report = Discovery(split, options, agent).run()
@@ -437,10 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Optuna storage URL the trials are kept in, shared by workers and "
                      "machines (default: sqlite:///REPORTS/NAME.optuna.db; several machines: "
                      "postgresql://...)")  # fmt: skip
+    families = typing.get_args(Family)
+    dis.add_argument("--families", nargs="+", choices=families, default=list(families),
+                     help="the built-in families the parameter search may choose")  # fmt: skip
     dis.add_argument("--workers", type=int, default=1,
                      help="processes running trials on the storage")  # fmt: skip
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",
-                     help="ship the best single candidate, not the frontier")  # fmt: skip
+                     help="ship the best single candidate, not the objective's chain")  # fmt: skip
     _agent_flags(dis)
     dis.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per proposal")
     dis.add_argument("--agent-max-tokens", type=int, default=1500, help="tokens per proposal")

@@ -80,6 +80,7 @@ class Rendering:
     model: str | None = None
     flops: float | None = None
     workflow: WorkflowSummary | None = None
+    notes: tuple[str, ...] = ()  # about how the controller ran (a calibrated one rescaled)
 
 
 def _text_of(result: SearchResult, probe_suffix: str) -> tuple[str, str]:
@@ -124,7 +125,7 @@ def _votes(result: SearchResult) -> dict[str, int]:
 
 def render(result: SearchResult, r: Rendering) -> Outcome:
     """The client's answer to a search."""
-    warnings = []
+    warnings = list(r.notes)
     if result.answer is None:
         warnings.append(NO_ANSWER[r.spec.output.kind])
     if r.spec.temperature == 0 and len(result.branches) > 1:

@@ -388,7 +388,7 @@ class TTSService:
             baseline=self.savings.estimate(plan.model, result.branches, result.tokens),
             reference=reference(self.savings_report, plan.controller, plan.beta),
             model=plan.model, flops=self.sizes.flops(plan.model, len(prompt_ids) + result.tokens),
-            workflow=plan.workflow(),
+            workflow=plan.workflow(), notes=(controller.rescaled,) if controller.rescaled else (),
         )  # fmt: skip
         return render(result, rendering)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tts_proxy.controllers import ControllerRegistry, Trust
+from tts_proxy.controllers.base import Limits
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.document import (
     ControllerDocument,
@@ -105,3 +106,34 @@ def test_the_registry_serves_documents_as_data_and_refuses_broken_ones(tmp_path:
 def test_a_builtin_family_is_the_builtin_itself() -> None:
     assert build(FamilySpec(family="probe_exit")) is ProbeExit
     assert spec_of(ProbeExit) == FamilySpec(family="probe_exit")
+
+
+@pytest.mark.parametrize("family", ["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc"])
+def test_every_family_takes_ramps_for_its_own_schedule(tmp_path: Path, family: str) -> None:
+    cls = ControllerRegistry().get(family)
+    ramps = {k: {"lo": s.ramp.lo, "hi": s.ramp.hi} for k, s in cls.schedule.items()}
+    doc = load_document_from(tmp_path, one_piece({"kind": "family", "family": family,
+                                                  "ramps": ramps}))  # fmt: skip
+    built = build(doc.controller, doc.name)
+    inner, _ = built.piece_at(0.5)  # type: ignore[attr-defined]
+    assert issubclass(inner, cls) and set(inner.ramps) == set(cls.schedule)
+    assert spec_of(built) == doc.controller
+
+
+def test_a_calibrated_document_scales_branch_counts_to_the_request_and_says_so(
+    tmp_path: Path,
+) -> None:
+    ramps = CMC_RAMPS | {"max_width": {"lo": 4, "hi": 64}}
+    data = one_piece({"kind": "family", "family": "cmc", "ramps": ramps})
+    data |= {"calibrated": {"max_branches": 64, "chunk_tokens": 500}}
+    doc = load_document_from(tmp_path, data)
+    cls = build(doc.controller, doc.name, doc.calibrated)
+    at_64 = cls(1.0, Limits(max_branches=64))
+    at_8 = [cls(b / 4, Limits(max_branches=8)) for b in range(5)]
+    assert at_64.effective_settings()["max_width"] == 64 and at_64.rescaled is None
+    widths = [c.effective_settings()["max_width"] for c in at_8]
+    assert widths == sorted(widths) and widths[0] < widths[-1] == 8  # beta still widens
+    note = at_8[0].rescaled
+    assert note is not None and "64" in note and "8" in note
+    # Uncalibrated built-ins have no note: their schedule is their definition at any width.
+    assert ConfidenceMomentum(1.0, Limits(max_branches=8)).rescaled is None

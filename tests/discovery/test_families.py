@@ -1,28 +1,47 @@
-"""The search space: every point is a controller whose settings spend more with beta."""
+"""The search space: every family, every point a controller whose settings spend more with
+beta, shipped as a document of itself."""
 
 from __future__ import annotations
 
 import optuna
+import pytest
 
+from tts_proxy.controllers import builtin_controllers
 from tts_proxy.controllers.base import Limits
-from tts_proxy.controllers.cmc import SPEND, CMCSettings, ConfidenceMomentum
 from tts_proxy.controllers.document import ControllerDocument, build
 from tts_proxy.discovery import families
 
 
+def test_the_space_covers_every_family_with_a_schedule() -> None:
+    with_schedules = {n for n, c in builtin_controllers().items() if c.schedule}
+    assert with_schedules >= set(families.FAMILIES)
+
+
 def test_every_sampled_point_is_monotone_and_ships_as_a_document_of_itself() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(30):
+    seen = set()
+    for _ in range(120):
         params = families.suggest(study.ask())
-        ramps = families.ramps(params)
-        grid = [CMCSettings.from_ramps(ramps, b / 10, Limits(max_branches=64)) for b in range(11)]
-        for name, direction in SPEND.items():
-            values = [getattr(s, name) for s in grid]
-            if direction > 0:
+        seen.add(params["family"])
+        cls = families.controller_class("point", params)
+        grid = [cls(b / 10, Limits(max_branches=64)).values for b in range(11)]
+        for name, setting in cls.schedule.items():
+            values = [g[name] for g in grid]
+            if setting.spend > 0:
                 assert values == sorted(values), (name, values)
-            elif direction < 0:
+            elif setting.spend < 0:
                 assert values == sorted(values, reverse=True), (name, values)
         doc = families.document("point", params, "A test point.")
         again = ControllerDocument.model_validate_json(doc.model_dump_json(by_alias=True))
-        cls = build(again.controller, "point")
-        assert issubclass(cls, ConfidenceMomentum) and cls.ramps == ramps
+        built = build(again.controller, "point")
+        assert built.__mro__[1] is cls.__mro__[1] and built.ramps == families.ramps(params)
+    assert seen == set(families.FAMILIES)
+
+
+@pytest.mark.parametrize("family", families.FAMILIES)
+def test_a_builtin_as_a_point_is_the_builtin(family: str) -> None:
+    builtin = builtin_controllers()[family]
+    point = families.controller_class("point", families.builtin_params(family))
+    for b in range(11):
+        limits = Limits(max_branches=64)
+        assert point(b / 10, limits).values == builtin(b / 10, limits).values

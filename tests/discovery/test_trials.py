@@ -21,6 +21,7 @@ from tests.discovery.conftest import two_models
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.discovery.curves import SEARCH_BETAS, measure
 from tts_proxy.discovery.environments import Environment, load_environment, split_environments
+from tts_proxy.discovery.history import History
 from tts_proxy.discovery.loop import BUILTINS, DiscoverOptions, Discovery
 from tts_proxy.discovery.trials import Job, open_study, run_round, run_trials, study_name
 from tts_proxy.embedded.server import free_port
@@ -123,8 +124,11 @@ def test_discovery_with_two_workers_ships_and_every_trial_is_in_its_history(
     report = discovery.run()
     assert (tmp_path / "controllers" / "discovered.json").exists() and report["held_out"]
     url = f"sqlite:///{(tmp_path / 'reports' / 'discovered.optuna.db').resolve()}"
-    study = open_study(url, study_name("discovered", discovery._setup()), 0)
+    study = open_study(
+        url, study_name("discovered", discovery.setup().model_dump(by_alias=True)), 0
+    )
     numbers = {t.number for t in study.get_trials(states=(COMPLETE,))}
-    tpe = [c for c in discovery.history if c.get("proposer") == "tpe"]
-    assert len(numbers) == 4 and {c["trial"] for c in tpe} == numbers
-    assert set(BUILTINS) <= {h["name"] for h in discovery.history if h["kind"] == "reference"}
+    history = History(options.history_path, discovery.setup())
+    searched = [c for c in history.candidates if c.proposer in ("tpe", "anchor")]
+    assert len(numbers) == 4 and {c.trial for c in searched} == numbers
+    assert set(BUILTINS) <= {r.name for r in history.references}

@@ -209,7 +209,8 @@ class ControllerRegistry:
             doc = parse_document(data, str(path))
         except ControllerLoadError as exc:
             return _refused(path, exc.message)
-        return ControllerFile(str(path), Trust.DATA, (build(doc.controller, doc.name),))
+        built = build(doc.controller, doc.name, doc.calibrated)
+        return ControllerFile(str(path), Trust.DATA, (built,))
 
     def _sandboxed(self, path: Path, source: str) -> ControllerFile:
         from tts_proxy.controllers.remote import SandboxedFile, remote_class

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import comb
+from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue
-from tts_proxy.controllers.base import Controller
+from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.state import View
 
 
@@ -28,10 +29,14 @@ def leader_probability(v1: int, v2: int) -> float:
 class AdaptiveConsistency(Controller):
     name = "asc"
     whole_branches = True
+    # The chance left that the leader is not ahead: 0.2 * 0.25^(2 beta), geometric.
+    schedule: ClassVar[dict[str, Setting]] = {
+        "risk": Setting(Ramp(0.2, 0.0125, geometric=True), -1, 0.001, 0.5, geometric=True),
+    }
 
     @property
     def threshold(self) -> float:
-        return float(1.0 - 0.2 * 0.25 ** (2 * self.beta))
+        return 1.0 - self.value("risk")
 
     def decide(self, view: View) -> Sequence[Action]:
         if view.branches and view.branches[-1].active:  # one at a time: only the last runs

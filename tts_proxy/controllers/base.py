@@ -11,6 +11,8 @@ from typing import ClassVar
 from tts_proxy.actions import Action, Probe
 from tts_proxy.state import View, majority
 
+CALIBRATED_WIDTH = 64  # the built-ins' schedules: AutoTTS's, and the shared replay files' width
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -26,10 +28,19 @@ class Controller(abc.ABC):
     """A test-time-scaling policy. Pure: no I/O, no clock, randomness only from ``rng``.
 
     Subclasses set ``name`` and implement ``decide``; every internal setting must be a
-    monotone function of ``beta`` (more beta never spends less).
+    monotone function of ``beta`` (more beta never spends less). A built-in declares its
+    settings in ``schedule`` (one ``Setting`` each: its ramp, which way it spends, its search
+    range, whether it counts branches); ``ramps`` may replace the ramps (a searched setting),
+    and ``value(name)`` reads one at this request's beta and width.
     """
 
     name: ClassVar[str] = ""
+    schedule: ClassVar[dict[str, Setting]] = {}
+    ramps: ClassVar[dict[str, Ramp]] = {}
+    # The width the ramps of branch-counting settings were written for; a request of another
+    # width scales those settings. Controller documents record theirs (``calibrated``).
+    calibrated_width: ClassVar[int] = CALIBRATED_WIDTH
+    calibrated: ClassVar[bool] = False  # True for a document that recorded its own
     # True when every branch runs to its end in one request (no chunk-by-chunk reading, no
     # probes): then per-request constraints (structured output, penalties) hold branch-wide.
     whole_branches: ClassVar[bool] = False
@@ -43,6 +54,29 @@ class Controller(abc.ABC):
         self.beta = beta
         self.limits = limits
         self.rng = rng or random.Random(0)
+        ramps = self.ramps or {name: setting.ramp for name, setting in self.schedule.items()}
+        scale = width_scale(limits.max_branches, self.calibrated_width)
+        self.values = {
+            name: setting.resolve(ramps[name].at(beta), scale)
+            for name, setting in self.schedule.items()
+        }
+
+    def value(self, name: str) -> float:
+        """One setting of ``schedule`` at this beta and width."""
+        return self.values[name]
+
+    @property
+    def rescaled(self) -> str | None:
+        """A note when a calibrated controller runs at another width than it was measured at
+        (its branch-counting settings are then scaled), else None."""
+        width = self.limits.max_branches
+        counting = any(s.per_width for s in self.schedule.values())
+        if not (self.calibrated and counting and width != self.calibrated_width):
+            return None
+        return (
+            f"{self.name} was calibrated at {self.calibrated_width} branches; its branch "
+            f"counts are scaled to this request's {width}"
+        )
 
     @abc.abstractmethod
     def decide(self, view: View) -> Sequence[Action]:
@@ -62,6 +96,10 @@ class Controller(abc.ABC):
     async def aaggregate(self, view: View) -> str | None:
         """``aggregate``, awaited."""
         return self.aggregate(view)
+
+    def effective_settings(self) -> dict[str, float]:
+        """The settings beta set, by name (what a rendered controller shows a reader)."""
+        return dict(self.values)
 
     async def finish(self) -> None:
         """Called once when the search has ended, however it ended."""
@@ -111,3 +149,36 @@ class Ramp:
         if self.geometric:
             return geometric(self.lo, self.hi, t)
         return interpolate(self.lo, self.hi, t)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting of a controller's ``schedule``: the built-in's ramp, which way spends more
+    (+1: a larger value, -1: a smaller one, 0: fixed at every beta), the range discovery
+    searches it over, whether it is an integer, and whether it counts branches
+    (``per_width``: written for ``calibrated_width`` branches, scaled to the request's).
+    ``optional``: the search may also turn it off (value 0 at every beta)."""
+
+    ramp: Ramp
+    spend: int
+    lower: float
+    upper: float
+    integer: bool = False
+    geometric: bool = False  # searched on a log scale
+    per_width: bool = False
+    optional: bool = False
+
+    def resolve(self, value: float, scale: float) -> float:
+        """The setting's value from its ramp's, at a width ``scale`` (``width_scale``): a
+        branch count scales the branches past the first, so one branch stays one."""
+        if self.per_width:
+            extra = (value - 1) * scale
+            return 1 + round(extra) if self.integer else 1 + extra
+        if self.integer:
+            return 0 if self.optional and value <= 0 else max(1, round(value))
+        return value
+
+
+def width_scale(width: int, calibrated_width: int) -> float:
+    """How branch counts written for ``calibrated_width`` branches scale to ``width``."""
+    return (width - 1) / (calibrated_width - 1) if calibrated_width > 1 else 1.0

@@ -1,11 +1,13 @@
 """Controllers as data: what discovery ships is a JSON document that built-in code interprets.
 
-A document (``tts-controller/1``) names one built-in family -- with its settings, for the
-family that has settings to search (``cmc``'s ramps) -- or composes controllers: ``stitched``
-runs one beta knob through pieces of other controllers (``controllers.stitched``). Loading a
-document runs nothing of it: pydantic checks it against the families' schemas (every ramp
-must spend more with beta, the pieces must tile [0, 1] in order) and built-in classes do the
-rest, so a document is as safe to load as the built-ins themselves.
+A document (``tts-controller/1``) names one built-in family -- optionally with its own ramps
+for the settings the family declares in its ``schedule`` -- or composes controllers:
+``stitched`` runs one beta knob through pieces of other controllers (``controllers.stitched``).
+Loading a document runs nothing of it: pydantic checks it against the families' schedules
+(every ramp must spend more with beta, the pieces must tile [0, 1] in order) and built-in
+classes do the rest, so a document is as safe to load as the built-ins themselves. A document
+that records the width it was calibrated at (``calibrated``) has its branch-counting settings
+scaled to a request of another width, and the answer's ``tts.warnings`` says so.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tts_proxy.controllers.base import Controller, Ramp
-from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
+from tts_proxy.controllers.learned import FEATURES, LearnedStop, LinearRule
 from tts_proxy.controllers.stitched import Piece, Stitched
 from tts_proxy.errors import ControllerLoadError
 
 SCHEMA = "tts-controller/1"
-Family = Literal["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc"]
+Family = Literal["sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc", "learned"]
 
 
 class _Strict(BaseModel):
@@ -54,23 +56,48 @@ class RampSpec(_Strict):
         return Ramp(self.lo, self.hi, self.geometric, self.onset, self.until)
 
 
+class RuleSpec(_Strict):
+    """A fitted stopping rule's numbers (``controllers.learned.LinearRule``), one per feature."""
+
+    weights: list[float]
+    bias: float
+    mean: list[float]
+    scale: list[float]
+
+    @model_validator(mode="after")
+    def _fits_the_features(self) -> RuleSpec:
+        n = len(FEATURES)
+        if not len(self.weights) == len(self.mean) == len(self.scale) == n:
+            raise ValueError(f"a rule has one weight, mean and scale per feature: {n} each")
+        numbers = [*self.weights, self.bias, *self.mean, *self.scale]
+        if not all(math.isfinite(x) for x in numbers) or any(s <= 0 for s in self.scale):
+            raise ValueError("a rule's numbers must be finite and its scales positive")
+        return self
+
+    def rule(self) -> LinearRule:
+        return LinearRule(tuple(self.weights), self.bias, tuple(self.mean), tuple(self.scale))
+
+
 class FamilySpec(_Strict):
-    """A built-in controller; ``cmc`` may carry its own ramps (a searched setting)."""
+    """A built-in controller, with its own ramps for its schedule (a searched setting) or not,
+    and for ``learned`` its fitted rule."""
 
     kind: Literal["family"] = "family"
     family: Family
     ramps: dict[str, RampSpec] | None = None
+    rule: RuleSpec | None = None
 
     @model_validator(mode="after")
     def _ramps_fit_the_family(self) -> FamilySpec:
+        if self.rule is not None and self.family != "learned":
+            raise ValueError(f"only learned takes a rule, not {self.family}")
         if self.ramps is None:
             return self
-        if self.family != "cmc":
-            raise ValueError(f"only cmc takes ramps, not {self.family}")
-        if set(self.ramps) != set(SPEND):
-            raise ValueError(f"cmc's ramps are exactly {sorted(SPEND)}")
+        schedule = _builtins()[self.family].schedule
+        if set(self.ramps) != set(schedule):
+            raise ValueError(f"{self.family}'s ramps are exactly {sorted(schedule)}")
         for name, r in self.ramps.items():
-            direction = SPEND[name]
+            direction = schedule[name].spend
             if (direction > 0 and r.hi < r.lo) or (direction < 0 and r.hi > r.lo):
                 raise ValueError(f"ramp {name!r} spends less as beta grows")
             if direction == 0 and r.hi != r.lo:
@@ -141,21 +168,32 @@ def _builtins() -> dict[str, type[Controller]]:
     return builtin_controllers()
 
 
-def build(spec: FamilySpec | StitchedSpec, name: str = "") -> type[Controller]:
+def build(
+    spec: FamilySpec | StitchedSpec, name: str = "", calibrated: Calibration | None = None
+) -> type[Controller]:
     """The controller class a spec stands for (built-in classes only; nothing is run)."""
     if isinstance(spec, StitchedSpec):
-        pieces = tuple(Piece(p.start, p.end, build(p.controller), p.lo, p.hi) for p in spec.pieces)
+        pieces = tuple(
+            Piece(p.start, p.end, build(p.controller, calibrated=calibrated), p.lo, p.hi)
+            for p in spec.pieces
+        )
         return type(name or "stitched", (Stitched,), {"name": name, "pieces": pieces})
-    if spec.ramps is None:
-        family = _builtins()[spec.family]
-        # A document's own name serves the family under it; a piece (no name) is the family.
-        return type(name, (family,), {"name": name}) if name else family
-    ramps = {k: r.ramp() for k, r in spec.ramps.items()}
-    return type(name or "cmc_setting", (ConfidenceMomentum,), {"name": name, "ramps": ramps})
+    family = _builtins()[spec.family]
+    attrs: dict[str, object] = {"name": name or family.name}
+    if spec.ramps is not None:
+        attrs["ramps"] = {k: r.ramp() for k, r in spec.ramps.items()}
+    if spec.rule is not None:
+        attrs["rule"] = spec.rule.rule()
+    if calibrated is not None:
+        attrs |= {"calibrated_width": calibrated.max_branches, "calibrated": True}
+    if len(attrs) == 1 and not name:
+        return family  # a piece with nothing of its own is the family itself
+    return type(name or f"{family.name}_setting", (family,), attrs)
 
 
 def spec_of(cls: type[Controller]) -> FamilySpec | StitchedSpec:
-    """The spec of a built-in, a CMC setting or a stitched controller (``build``'s inverse)."""
+    """The spec of a built-in, a searched setting of one or a stitched controller (``build``'s
+    inverse)."""
     if issubclass(cls, Stitched):
         pieces = [
             PieceSpec(
@@ -169,16 +207,19 @@ def spec_of(cls: type[Controller]) -> FamilySpec | StitchedSpec:
 
 def _family_of(cls: type[Controller]) -> FamilySpec:
     builtins = _builtins()
-    if builtins.get(cls.name) is cls:
-        return FamilySpec.model_validate({"family": cls.name})
-    family = next((b for b in builtins.values() if cls.__bases__ == (b,)), None)
-    if family is not None and family is not ConfidenceMomentum:  # a family under a new name
-        return FamilySpec.model_validate({"family": family.name})
-    if issubclass(cls, ConfidenceMomentum):
+    family = next((b for b in cls.__mro__ if builtins.get(getattr(b, "name", "")) is b), None)
+    if family is None:
+        raise TypeError(f"{cls.__name__} is no built-in's setting: it cannot be data")
+    rule = None
+    if issubclass(cls, LearnedStop) and cls.rule is not LearnedStop.rule:
+        r = cls.rule
+        rule = RuleSpec(weights=list(r.weights), bias=r.bias, mean=list(r.mean),
+                        scale=list(r.scale))  # fmt: skip
+    ramps = None
+    if cls.ramps is not family.ramps and cls.schedule:
         ramps = {k: RampSpec(lo=r.lo, hi=r.hi, geometric=r.geometric, onset=r.onset,
                              until=r.until) for k, r in cls.ramps.items()}  # fmt: skip
-        return FamilySpec(family="cmc", ramps=ramps)
-    raise TypeError(f"{cls.__name__} is neither a built-in nor a CMC setting: it cannot be data")
+    return FamilySpec(family=cast(Family, family.name), ramps=ramps, rule=rule)
 
 
 def load_document(path: Path) -> ControllerDocument:

@@ -2,17 +2,18 @@
 parallel; stop as soon as one window is unanimous, else sample the next window; answer by
 majority of everything sampled.
 
-beta maps the number of windows allowed: 1 + round(beta * (max_windows - 1)), where
-max_windows = max_branches // w. The stopping rule does not depend on beta, so on the same
+beta maps the number of windows allowed: 1 + 11 beta for 64 branches, scaled to the
+request's width (a branch count). The stopping rule does not depend on beta, so on the same
 ordering of samples more beta can only draw more windows, never fewer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue
-from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.state import View
 
 WINDOW = 5
@@ -21,6 +22,9 @@ WINDOW = 5
 class EarlyStoppingSC(Controller):
     name = "esc"
     whole_branches = True
+    schedule: ClassVar[dict[str, Setting]] = {
+        "windows": Setting(Ramp(1, 12), 1, 1, 16, integer=True, per_width=True),
+    }
 
     @property
     def window(self) -> int:
@@ -28,8 +32,7 @@ class EarlyStoppingSC(Controller):
 
     @property
     def max_samples(self) -> int:
-        windows = max(1, self.limits.max_branches // self.window)
-        return self.window * (1 + round(interpolate(0, windows - 1, self.beta)))
+        return self.window * int(self.value("windows"))
 
     def decide(self, view: View) -> Sequence[Action]:
         branches = view.branches

@@ -10,9 +10,10 @@ disagreeing for patience = round(2 + 4 beta) consecutive probes (at most half th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
-from tts_proxy.controllers.base import Controller, interpolate, unprobed
+from tts_proxy.controllers.base import Controller, Ramp, Setting, unprobed
 from tts_proxy.state import BranchState, View
 
 
@@ -26,14 +27,19 @@ def disagrees_for(branch: BranchState, leader: str, probes: int) -> bool:
 
 class ParallelProbe(Controller):
     name = "parallel_probe"
+    schedule: ClassVar[dict[str, Setting]] = {
+        "cohort": Setting(Ramp(4, 16), 1, 1, 64, integer=True, geometric=True),
+        "share": Setting(Ramp(0.5, 0.9), 1, 0.3, 1.0),
+        "min_depth": Setting(Ramp(2, 8), 1, 1, 32, integer=True, geometric=True),
+        "patience": Setting(Ramp(2, 6), 1, 1, 32, integer=True, geometric=True),
+    }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        b = self.beta
-        self.cohort = min(self.limits.max_branches, round(interpolate(4, 16, b)))
-        self.share = interpolate(0.5, 0.9, b)
-        self.min_depth = round(interpolate(2, 8, b))
-        self.patience = round(interpolate(2, 6, b))
+        self.cohort = min(self.limits.max_branches, int(self.value("cohort")))
+        self.share = self.value("share")
+        self.min_depth = int(self.value("min_depth"))
+        self.patience = int(self.value("patience"))
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:

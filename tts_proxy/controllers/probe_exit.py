@@ -8,9 +8,10 @@ trusting agreement), so more beta never stops earlier. A finished branch answers
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
-from tts_proxy.controllers.base import Controller, interpolate
+from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.state import BranchState, ProbeRecord, View
 
 
@@ -27,10 +28,13 @@ def agreeing_tail(branch: BranchState, k: int) -> ProbeRecord | None:
 
 class ProbeExit(Controller):
     name = "probe_exit"
+    schedule: ClassVar[dict[str, Setting]] = {
+        "k": Setting(Ramp(2, 8), 1, 1, 32, integer=True, geometric=True),
+    }
 
     @property
     def k(self) -> int:
-        return round(interpolate(2, 8, self.beta))
+        return int(self.value("k"))
 
     def decide(self, view: View) -> Sequence[Action]:
         if not view.branches:

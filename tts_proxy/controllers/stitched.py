@@ -62,6 +62,13 @@ class Stitched(Controller):
         controller, local = self.piece_at(beta)
         self.inner = controller(local, limits, self.rng)
 
+    @property
+    def rescaled(self) -> str | None:
+        return self.inner.rescaled
+
+    def effective_settings(self) -> dict[str, float]:
+        return self.inner.effective_settings()
+
     def decide(self, view: View) -> Sequence[Action]:
         return self.inner.decide(view)
 

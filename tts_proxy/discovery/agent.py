@@ -95,7 +95,7 @@ def build_prompt(context: AgentContext, max_chars: int) -> str:
         )
     if context.failures:
         parts.append(
-            "Where the best candidate answered wrongly:\n"
+            "Where the best candidates answered wrongly (execution traces):\n"
             + "\n".join(json.dumps(f)[:1500] for f in context.failures)
         )
     if context.rejections:

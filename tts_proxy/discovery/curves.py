@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.discovery.environments import Environment
-from tts_proxy.replay.evaluate import evaluate, is_correct, ordering, replay_one
+from tts_proxy.replay.evaluate import Evaluation, evaluate, is_correct, ordering, replay_one
 
 # Dense at the cheap end, where one more probe changes the cost by a few percent.
 SEARCH_BETAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -30,6 +30,19 @@ class Point:
     beta: float
     accuracy: float  # in [0, 1]
     tokens: float  # per question
+    orderings: tuple[float, ...] = ()  # the accuracy on each ordering (one environment's)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Point:
+        return cls(data["beta"], data["accuracy"], data["tokens"],
+                   tuple(data.get("orderings", ())))  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"beta": self.beta, "accuracy": self.accuracy,
+                               "tokens": self.tokens}  # fmt: skip
+        if self.orderings:
+            out["orderings"] = list(self.orderings)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +53,18 @@ class Curve:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "points": [asdict(p) for p in self.points],
+            "points": [p.to_json() for p in self.points],
             "per_environment": {
-                name: [asdict(p) for p in pts] for name, pts in self.per_environment
+                name: [p.to_json() for p in pts] for name, pts in self.per_environment
             },
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Curve:
         return cls(
-            tuple(Point(**p) for p in data["points"]),
+            tuple(Point.from_json(p) for p in data["points"]),
             tuple(
-                (name, tuple(Point(**p) for p in pts))
+                (name, tuple(Point.from_json(p) for p in pts))
                 for name, pts in data.get("per_environment", {}).items()
             ),
         )
@@ -92,7 +105,7 @@ def measure(
                 repeats=repeats,
                 seed=seed,
             )
-            pts.append(Point(beta, ev.accuracy, ev.tokens_per_question))
+            pts.append(Point(beta, ev.accuracy, ev.tokens_per_question, _by_ordering(ev)))
             faults += ev.faults[: max(0, 3 - len(faults))]
         per_env.append((env.name, tuple(pts)))
     mean = tuple(
@@ -104,6 +117,14 @@ def measure(
         for i, beta in enumerate(betas)
     )
     return Curve(mean, tuple(per_env), tuple(faults))
+
+
+def _by_ordering(ev: Evaluation) -> tuple[float, ...]:
+    """The accuracy on each ordering (each repeat replays every question once)."""
+    right: dict[int, list[bool]] = {}
+    for e in ev.episodes:
+        right.setdefault(e.repeat, []).append(e.correct)
+    return tuple(round(sum(r) / len(r), 6) for _, r in sorted(right.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,29 +154,6 @@ def compare(candidate: Curve, references: dict[str, Curve]) -> list[Gap]:
         for name, curve in references.items()
         for p in curve.points
     ]
-
-
-def score(candidate: Curve, references: dict[str, Curve]) -> float:
-    """How far the candidate sits above the references, in accuracy points: the mean shortfall
-    (counted three times: being below any curve is what discovery must avoid) plus the mean
-    gain, over every reference point. 0 or more means on or above every curve.
-
-    With per-environment curves on both sides, the score is the mean of the per-environment
-    scores: a controller must hold up on each model, not only on their average (held-out
-    models differ from the search models in exactly that way)."""
-    envs = [name for name, _ in candidate.per_environment]
-    if envs and all({n for n, _ in r.per_environment} >= set(envs) for r in references.values()):
-        per_env = []
-        for name, points in candidate.per_environment:
-            refs = {k: Curve(dict(r.per_environment)[name]) for k, r in references.items()}
-            per_env.append(score(Curve(points), refs))
-        return sum(per_env) / len(per_env)
-    gaps = [g.difference for g in compare(candidate, references)]
-    if not gaps:
-        return 0.0
-    shortfall = sum(min(0.0, g) for g in gaps) / len(gaps)
-    gain = sum(min(max(0.0, g), 5.0) for g in gaps) / len(gaps)
-    return 3 * shortfall + gain
 
 
 def failure_traces(

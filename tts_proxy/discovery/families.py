@@ -1,69 +1,70 @@
-"""The parameter-search space: CMC's ramps (``controllers/cmc.py``), and how a point in it
-becomes a controller class (to evaluate in process) or a controller document (to ship).
+"""The parameter-search space: every built-in family's schedule (``Controller.schedule``), and
+how a point in it becomes a controller class (to evaluate in process) or a controller document
+(to ship).
 
-Every ramp is sampled so that it spends more with beta by construction: for a setting where a
-larger value spends more, ``hi = lo + spread * (upper - lo)`` with ``spread`` in [0, 1] (and
-the mirror image where a larger value spends less). The parameters are all fixed-range
-floats, so optuna's TPE can model them and a history file can re-seed a study.
+A point names a family and, for each setting of its schedule, a ramp that spends more with
+beta by construction: where a larger value spends more, ``hi = lo + spread * (upper - lo)``
+with ``spread`` in [0, 1] (the mirror image where a smaller one does); a fixed setting has
+``lo`` only, an optional one may be off. Knees: settings change only from ``onset``, optional
+ones only until ``until`` -- so one branch can grow its probe patience first, then widen.
+``geometric`` makes the ramps of settings searched on a log scale geometric in beta too. Every
+parameter is a fixed-range float or a choice, so optuna's TPE can model them and a history
+file can re-seed a study.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import optuna
 
-from tts_proxy.controllers.base import Ramp
-from tts_proxy.controllers.cmc import SPEND, ConfidenceMomentum
-from tts_proxy.controllers.document import ControllerDocument, spec_of
+from tts_proxy.controllers.base import Controller, Ramp, Setting
+from tts_proxy.controllers.document import ControllerDocument, Family, spec_of
+from tts_proxy.controllers.learned import LinearRule
+
+# What the parameter search chooses from by default: every built-in with a schedule but the
+# learned rule, whose weights are fitted (``learning``) rather than searched.
+FAMILIES: tuple[str, ...] = tuple(f for f in get_args(Family) if f != "learned")
+Distributions = dict[str, optuna.distributions.BaseDistribution]
 
 
-@dataclass(frozen=True, slots=True)
-class Axis:
-    """One setting's range. ``constant``: the same value at every beta."""
+def family_class(family: str) -> type[Controller]:
+    from tts_proxy.controllers import builtin_controllers
 
-    lower: float
-    upper: float
-    geometric: bool = False
-    constant: bool = False
+    return builtin_controllers()[family]
 
 
-SPACE: dict[str, Axis] = {
-    "initial_width": Axis(1, 12, geometric=True),
-    "max_width": Axis(1, 64, geometric=True),
-    "widen_by": Axis(1, 8, geometric=True),
-    "tau": Axis(0.4, 0.95),
-    "min_pool": Axis(1, 12, geometric=True),
-    "alpha": Axis(0.2, 0.9, constant=True),
-    "stall": Axis(0.0, 0.1, constant=True),
-    "abandon_patience": Axis(2, 64, geometric=True),
-    "lag": Axis(1, 3, constant=True),
-    "stable_probes": Axis(2, 32, geometric=True),
-}
+def schedule(family: str) -> dict[str, Setting]:
+    return family_class(family).schedule
 
 
-def distributions() -> dict[str, optuna.distributions.BaseDistribution]:
-    """Every parameter's distribution (fixed, so past trials can be added back to a study)."""
-    out: dict[str, optuna.distributions.BaseDistribution] = {}
-    for name, axis in SPACE.items():
-        out[f"{name}.lo"] = optuna.distributions.FloatDistribution(
-            axis.lower, axis.upper, log=axis.geometric and axis.lower > 0
+def distributions(family: str, families: tuple[str, ...] = FAMILIES) -> Distributions:
+    """The distribution of every parameter of a point of ``family`` (fixed, so past trials
+    can be added back to a study)."""
+    out: Distributions = {"family": optuna.distributions.CategoricalDistribution(families)}
+    for name, s in schedule(family).items():
+        out[f"{family}.{name}.lo"] = optuna.distributions.FloatDistribution(
+            s.lower, s.upper, log=s.geometric and s.lower > 0
         )
-        if not axis.constant:
-            out[f"{name}.spread"] = optuna.distributions.FloatDistribution(0.0, 1.0)
-    out["stable_probes.on"] = optuna.distributions.CategoricalDistribution([False, True])
-    # Knees: the widths and stop bars change only from ``onset``; the probe patience only
-    # until ``stable_probes.until`` -- so one branch can grow its patience first, then widen.
-    out["onset"] = optuna.distributions.FloatDistribution(0.0, 0.6)
-    out["stable_probes.until"] = optuna.distributions.FloatDistribution(0.1, 1.0)
+        if s.spend != 0:
+            out[f"{family}.{name}.spread"] = optuna.distributions.FloatDistribution(0.0, 1.0)
+        if s.optional:
+            out[f"{family}.{name}.on"] = optuna.distributions.CategoricalDistribution([False, True])
+    out[f"{family}.geometric"] = optuna.distributions.CategoricalDistribution([False, True])
+    out[f"{family}.onset"] = optuna.distributions.FloatDistribution(0.0, 0.6)
+    if any(s.optional for s in schedule(family).values()):
+        out[f"{family}.until"] = optuna.distributions.FloatDistribution(0.1, 1.0)
     return out
 
 
-def suggest(trial: optuna.Trial) -> dict[str, Any]:
-    """A point of the space, drawn by the study's sampler."""
-    params: dict[str, Any] = {}
-    for key, dist in distributions().items():
+def suggest(trial: optuna.Trial, families: tuple[str, ...] = FAMILIES) -> dict[str, Any]:
+    """A point of the space, drawn by the study's sampler (the family first, then its
+    settings: a conditional space)."""
+    family = str(trial.suggest_categorical("family", families))
+    params: dict[str, Any] = {"family": family}
+    for key, dist in distributions(family, families).items():
+        if key == "family":
+            continue
         if isinstance(dist, optuna.distributions.CategoricalDistribution):
             params[key] = trial.suggest_categorical(key, [False, True])
         else:
@@ -74,38 +75,60 @@ def suggest(trial: optuna.Trial) -> dict[str, Any]:
 
 def ramps(params: dict[str, Any]) -> dict[str, Ramp]:
     """The ramps a point stands for; each spends more with beta."""
+    family = params["family"]
+    geometric = bool(params.get(f"{family}.geometric", True))
+    onset = round(float(params.get(f"{family}.onset", 0.0)), 4)
+    until = round(float(params.get(f"{family}.until", 1.0)), 4)
     out: dict[str, Ramp] = {}
-    for name, axis in SPACE.items():
-        lo = float(params[f"{name}.lo"])
-        if axis.constant:
-            out[name] = Ramp(round(lo, 4), round(lo, 4))
+    for name, s in schedule(family).items():
+        key = f"{family}.{name}"
+        lo = round(float(params[f"{key}.lo"]), 4)
+        if s.optional and not params.get(f"{key}.on", True):
+            out[name] = Ramp(0, 0)
             continue
-        spread = float(params[f"{name}.spread"])
-        if SPEND[name] >= 0:
-            hi = lo + spread * (axis.upper - lo)
-        else:
-            hi = lo - spread * (lo - axis.lower)
-        onset, until = 0.0, 1.0
-        if name == "stable_probes":
-            until = round(float(params.get("stable_probes.until", 1.0)), 4)
-        else:
-            onset = round(float(params.get("onset", 0.0)), 4)
-        out[name] = Ramp(
-            round(lo, 4), round(hi, 4), geometric=axis.geometric and lo > 0,
-            onset=onset, until=until,
-        )  # fmt: skip
-    if not params["stable_probes.on"]:
-        out["stable_probes"] = Ramp(0, 0)
+        if s.spend == 0:
+            out[name] = Ramp(lo, lo)
+            continue
+        spread = float(params[f"{key}.spread"])
+        hi = lo + spread * (s.upper - lo) if s.spend > 0 else lo - spread * (lo - s.lower)
+        knee = {"until": until} if s.optional else {"onset": onset}
+        out[name] = Ramp(lo, round(hi, 4), geometric=geometric and s.geometric and lo > 0, **knee)
     return out
 
 
-def controller_class(name: str, params: dict[str, Any]) -> type[ConfidenceMomentum]:
-    """A CMC subclass with the point's ramps, for in-process evaluation."""
-    return type(name, (ConfidenceMomentum,), {"name": name, "ramps": ramps(params)})
+def controller_class(
+    name: str, params: dict[str, Any], rule: LinearRule | None = None
+) -> type[Controller]:
+    """The point's family with the point's ramps (and a learned family's fitted ``rule``),
+    for in-process evaluation."""
+    family = family_class(params["family"])
+    attrs: dict[str, Any] = {"name": name, "ramps": ramps(params)}
+    if rule is not None:
+        attrs["rule"] = rule
+    return type(name, (family,), attrs)
 
 
-def document(name: str, params: dict[str, Any], description: str) -> ControllerDocument:
-    """The controller document for a point: the built-in CMC with the point's ramps."""
-    return ControllerDocument(
-        name=name, description=description, controller=spec_of(controller_class(name, params))
-    )
+def builtin_params(family: str) -> dict[str, Any]:
+    """The built-in of ``family`` as a point of the space (no knees)."""
+    geometric = any(s.ramp.geometric for s in schedule(family).values())
+    params: dict[str, Any] = {"family": family, f"{family}.geometric": geometric,
+                              f"{family}.onset": 0.0}  # fmt: skip
+    for name, s in schedule(family).items():
+        key, ramp = f"{family}.{name}", s.ramp
+        if s.optional:
+            params[f"{key}.on"] = ramp.hi > 0
+            params[f"{family}.until"] = 1.0
+        lo = min(max(ramp.lo, s.lower), s.upper)
+        params[f"{key}.lo"] = lo
+        if s.spend != 0:
+            room = (s.upper - lo) if s.spend > 0 else (lo - s.lower)
+            params[f"{key}.spread"] = min(1.0, abs(ramp.hi - ramp.lo) / room) if room > 0 else 0.0
+    return params
+
+
+def document(
+    name: str, params: dict[str, Any], description: str, rule: LinearRule | None = None
+) -> ControllerDocument:
+    """The controller document for a point: its family with the point's ramps (and rule)."""
+    cls = controller_class(name, params, rule)
+    return ControllerDocument(name=name, description=description, controller=spec_of(cls))

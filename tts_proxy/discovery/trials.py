@@ -23,8 +23,8 @@ from typing import Any
 
 import optuna
 
-from tts_proxy.discovery import families
-from tts_proxy.discovery.curves import SEARCH_BETAS, Curve, measure, score
+from tts_proxy.discovery import families, objective
+from tts_proxy.discovery.curves import SEARCH_BETAS, Curve, measure
 from tts_proxy.discovery.environments import Environment, load_environment
 
 HEARTBEAT_SECONDS = 10
@@ -82,6 +82,7 @@ class Job:
     trials: int
     round: int
     deadline: float | None = None  # time.time() after which no trial is started
+    families: tuple[str, ...] = families.FAMILIES  # the families the sampler may choose
 
 
 def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> int:
@@ -92,10 +93,10 @@ def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> i
     study = open_study(job.url, job.study, job.sampler_seed)
     done = 0
 
-    def objective(trial: optuna.Trial) -> float:
+    def trial_value(trial: optuna.Trial) -> float:
         nonlocal done
         start = time.perf_counter()
-        params = families.suggest(trial)
+        params = families.suggest(trial, job.families)
         cls = families.controller_class(f"trial_{trial.number}", params)
         curve = measure(cls, envs, SEARCH_BETAS, repeats=job.repeats, seed=job.seed,
                         width=job.width)  # fmt: skip
@@ -104,11 +105,11 @@ def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> i
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("worker", os.getpid())
         done += 1
-        return score(curve, refs)
+        return objective.gain(curve, refs)
 
     timeout = None if job.deadline is None else max(0.0, job.deadline - time.time())
     if timeout != 0.0:
-        study.optimize(objective, n_trials=job.trials, timeout=timeout)
+        study.optimize(trial_value, n_trials=job.trials, timeout=timeout)
     return done
 
 

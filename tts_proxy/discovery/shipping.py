@@ -1,0 +1,265 @@
+"""Choosing what ships, rendering it, and reporting it on the held-out set.
+
+measure finalists again -> select the chain (``objective.select``) -> render it as a
+controller document (or, when an agent's file holds the higher objective, that file) ->
+measure it on the held-out set next to every built-in -> report (``reports/<name>.json``,
+``.png``). Nothing here looks at the held-out set before the controller is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import textwrap
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.controllers.document import Calibration, build, write_document
+from tts_proxy.controllers.gate import check_file
+from tts_proxy.controllers.sandbox import Limits as SandboxLimits
+from tts_proxy.discovery import families, objective, stitch
+from tts_proxy.discovery.curves import REPORT_BETAS, Curve, compare, measure
+from tts_proxy.discovery.environments import Split
+from tts_proxy.discovery.history import Candidate, History, Measurement
+from tts_proxy.discovery.proposers import class_of, evaluation
+from tts_proxy.discovery.report import comparison, plot, write_report
+
+
+@dataclass(frozen=True, slots=True)
+class Shipping:
+    """How a run ships: where, at what width, on how many orderings."""
+
+    name: str
+    out: Path
+    reports: Path
+    width: int
+    seed: int
+    finalists: int
+    final_repeats: int
+    report_repeats: int
+    stitch: bool
+    sandbox: SandboxLimits
+
+    @property
+    def final_seed(self) -> int:
+        """Finalists are measured on orderings the search never saw: a candidate that ranked
+        high on lucky draws does not take its luck along."""
+        return self.seed + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the objective chose: a chain of knots, or an agent's file, and the figures."""
+
+    knots: tuple[objective.Knot, ...]
+    agent: Candidate | None
+    value: float
+    builtins_value: float
+    margin: float
+    best: Candidate
+
+
+def measure_finalists(
+    history: History, split: Split, s: Shipping, refs: dict[str, Curve]
+) -> list[Candidate]:
+    """The best few by value and the anchors, measured again on the search set at every
+    report beta (a winner picked on seven betas may hide a hole between them) on fresh
+    orderings; remembered, so a resumed run does not measure again. Best first."""
+    best = history.ranked()[: s.finalists]
+    anchors = [c for c in history.candidates if c.proposer == "anchor" and c.ok]
+    finals = []
+    for c in best + [a for a in anchors if a not in best]:
+        done = history.measurements.get(c.id)
+        if done is None or done.repeats != s.final_repeats:
+            curve = _dense_curve(c, split, s)
+            if curve is None:
+                continue  # an agent file that no longer passes the gate
+            done = Measurement(id=c.id, repeats=s.final_repeats, curve=curve,
+                               value=objective.gain(curve, refs))  # fmt: skip
+            history.add(done)
+        finals.append(c)
+    return sorted(finals, key=lambda c: -history.measurements[c.id].value)
+
+
+def _dense_curve(c: Candidate, split: Split, s: Shipping) -> Curve | None:
+    cls = class_of(c)
+    if cls is not None:
+        return measure(cls, split.search, REPORT_BETAS, repeats=s.final_repeats,
+                       seed=s.final_seed, width=s.width)  # fmt: skip
+    assert c.path is not None
+    task = evaluation(split.search, REPORT_BETAS, s.final_repeats, s.final_seed, s.width)
+    result = check_file(Path(c.path), data=[split.search[0].path], evaluate=task,
+                        limits=s.sandbox)  # fmt: skip
+    return Curve.from_json(result.report["curve"]) if result.ok else None
+
+
+def choose(
+    history: History, finals: Sequence[Candidate], refs: dict[str, Curve], s: Shipping
+) -> Choice:
+    """The objective's choice over the built-ins' and finalists' dense points (not every
+    candidate's 4-ordering ones: over those it would pick lucky draws). Data candidates can
+    be knots of one chain; an agent's file runs only in the sandbox, so it competes whole:
+    it ships when its own chain holds the higher objective. Without stitching, the best
+    single finalist ships."""
+    base = [k for name, curve in refs.items() for k in objective.knots_of(name, curve)]
+    own = {c.id: objective.knots_of(c.id, history.measurements[c.id].curve) for c in finals}
+    pool = base + [k for c in finals if c.is_data for k in own[c.id]]
+    margin = objective.noise_margin(base)
+    span = objective.Range.of(base + [k for knots in own.values() for k in knots], margin)
+    builtins = objective.value(objective.select(base, margin), span)
+    if not s.stitch:
+        best = finals[0]
+        alone = objective.value(objective.select(own[best.id], margin), span)
+        return Choice((), None if best.is_data else best, alone, builtins, margin, best)
+    chain = objective.select(pool, margin)
+    choice = Choice(tuple(chain), None, objective.value(chain, span), builtins, margin, finals[0])
+    for c in finals:
+        alone = objective.value(objective.select(own[c.id], margin), span)
+        if not c.is_data and alone > choice.value:
+            choice = Choice((), c, alone, builtins, margin, finals[0])
+    return choice
+
+
+def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: int) -> Path:
+    """Write what ships: a controller document, or the agent's file. Its path."""
+    s.out.mkdir(parents=True, exist_ok=True)
+    calibrated = Calibration(max_branches=s.width, chunk_tokens=chunk)
+    best = choice.agent or choice.best
+    header = describe(choice, history, split, s)
+    if choice.knots:
+        controllers = controllers_of(choice.knots, history)
+        doc = stitch.document(s.name, choice.knots, controllers, header, calibrated)
+    elif best.is_data:
+        assert best.params is not None
+        rule = best.rule.rule() if best.rule is not None else None
+        doc = families.document(s.name, best.params, header, rule)
+        doc = doc.model_copy(update={"calibrated": calibrated})
+    else:  # an agent's file: code, so measured (and later served) only in the sandbox
+        path = s.out / f"{s.name}.py"
+        source = str(best.source).replace(repr(best.controller), repr(s.name))
+        path.write_text(
+            f'"""{header}"""\n\n' + source.replace(f'"{best.controller}"', repr(s.name))
+        )
+        return path
+    path = s.out / f"{s.name}.json"
+    write_document(path, doc)
+    return path
+
+
+def controllers_of(
+    knots: Sequence[objective.Knot], history: History
+) -> dict[objective.Source, type[Controller]]:
+    registry = ControllerRegistry()
+    out: dict[objective.Source, type[Controller]] = {}
+    for k in knots:
+        if isinstance(k.source, str):
+            out[k.source] = registry.get(k.source)
+        else:
+            cls = class_of(history.candidate(k.source))
+            assert cls is not None  # agent files are never knots
+            out[k.source] = cls
+    return out
+
+
+def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str:
+    """The shipped file's description: data, search, what was chosen and what it runs."""
+    search = ", ".join(e.name for e in split.search)
+    held = ", ".join(e.name for e in split.held_out)
+    pseudo = sum(e.pseudo_labels for e in (*split.search, *split.held_out))
+    tries = sum(1 for c in history.candidates if c.proposer == "agent")
+    if choice.knots:
+        chosen = (
+            f"The chain of {len(choice.knots)} operating points with the highest objective "
+            "(the accuracy's lower bound over log cost, docs/discovery.md)."
+        )
+    else:
+        best = choice.agent or choice.best
+        chosen = f"The single {best.proposer} candidate {best.id}."
+    paragraphs = [
+        f"Discovered by `tts-proxy discover` on {now()}.",
+        f"Search set: {search}. Held out: {held}. Pseudo-labels: {pseudo}.",
+        f"{len(history.candidates)} candidates over {history.rounds_done} rounds, agent "
+        f"proposals: {tries}. {chosen}",
+    ]
+    if choice.knots:
+        controllers = controllers_of(choice.knots, history)
+        runs = stitch.summary(choice.knots, controllers, Limits(max_branches=s.width), _label)
+        paragraphs.append(f"Beta runs: {runs}.")
+    paragraphs.append(f"Held-out curve against every built-in: reports/{s.name}.json.")
+    return "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs) + "\n"
+
+
+def held_out_curve(path: Path, choice: Choice, split: Split, s: Shipping) -> Curve:
+    """The shipped controller's curve on the held-out set (at the report betas and its
+    knots, its natural operating points)."""
+    betas = sorted(set(REPORT_BETAS) | set(stitch.positions(choice.knots)))
+    if path.suffix == ".json":
+        from tts_proxy.controllers.document import load_document
+
+        doc = load_document(path)
+        shipped = build(doc.controller, s.name, doc.calibrated)
+        return measure(shipped, split.held_out, betas, repeats=s.report_repeats, seed=s.seed,
+                       width=s.width)  # fmt: skip
+    task = evaluation(split.held_out, betas, s.report_repeats, s.seed, s.width)
+    result = check_file(path, data=[split.search[0].path], evaluate=task, limits=s.sandbox)
+    if not result.ok:
+        path.unlink()
+        raise ValueError(f"the winner failed the gate when shipped: {result.reason}")
+    return Curve.from_json(result.report["curve"])
+
+
+def report(
+    path: Path, choice: Choice, history: History, split: Split, s: Shipping,
+    finals: Sequence[Candidate], agent_model: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Measure the shipped controller and every built-in on the held-out set; write the
+    report and its plot; return the report."""
+    candidate = held_out_curve(path, choice, split, s)
+    registry = ControllerRegistry()
+    builtins = {
+        name: measure(registry.get(name), split.held_out, REPORT_BETAS,
+                      repeats=s.report_repeats, seed=s.seed, width=s.width)
+        for name in families.FAMILIES
+    }  # fmt: skip
+    per_env = {}
+    for env, pts in candidate.per_environment:
+        env_refs = {n: Curve(dict(c.per_environment)[env]) for n, c in builtins.items()}
+        verdict = comparison(compare(Curve(pts), env_refs))
+        per_env[env] = {k: v for k, v in verdict.items() if k != "gaps"}
+    candidates = history.candidates
+    out = {
+        "name": s.name, "file": str(path), "created": now(), "data": split.describe(),
+        "proposer": "stitched" if choice.knots else (choice.agent or choice.best).proposer,
+        "knots": [asdict(k) for k in choice.knots],
+        "search": {
+            "candidates": len(candidates),
+            "accepted": sum(1 for c in candidates if c.ok),
+            "agent_proposals": sum(1 for c in candidates if c.proposer == "agent"),
+            "agent": agent_model or "none given: parameter search only",
+            "objective": round(100 * choice.value, 3) if (choice.knots or choice.agent) else None,
+            "builtins_objective": round(100 * choice.builtins_value, 3),
+            "noise_margin_points": round(100 * choice.margin, 3),
+            "finalists": [{"id": c.id, "proposer": c.proposer, "value": c.value,
+                           "dense_value": history.measurements[c.id].value} for c in finals],
+            "history": str(history.path),
+        },
+        "held_out": {
+            "repeats": s.report_repeats, "candidate": candidate.to_json(),
+            "builtins": {n: c.to_json() for n, c in builtins.items()},
+            "comparison": comparison(compare(candidate, builtins)), "per_environment": per_env,
+        },
+    }  # fmt: skip
+    write_report(s.reports / f"{s.name}.json", out)
+    plot(s.reports / f"{s.name}.png", s.name, candidate, builtins)
+    return out
+
+
+def _label(source: objective.Source) -> str:
+    return source if isinstance(source, str) else f"candidate {source}"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
