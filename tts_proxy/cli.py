@@ -273,8 +273,10 @@ def _discover(args: argparse.Namespace) -> int:
         stitch=args.stitch,
         storage=args.storage,
         workers=args.workers,
-        families=tuple(args.families),
+        learned=args.learned,
     )
+    if args.families:
+        options.families = tuple(args.families)
     try:
         report = Discovery(split, options, agent).run()
     except ValueError as exc:
@@ -439,11 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Optuna storage URL the trials are kept in, shared by workers and "
                      "machines (default: sqlite:///REPORTS/NAME.optuna.db; several machines: "
                      "postgresql://...)")  # fmt: skip
-    families = typing.get_args(Family)
-    dis.add_argument("--families", nargs="+", choices=families, default=list(families),
-                     help="the built-in families the parameter search may choose")  # fmt: skip
+    dis.add_argument("--families", nargs="+", choices=typing.get_args(Family),
+                     help="the built-in families the parameter search may choose (default: "
+                     "all)")  # fmt: skip
     dis.add_argument("--workers", type=int, default=1,
                      help="processes running trials on the storage")  # fmt: skip
+    dis.add_argument("--no-learned", dest="learned", action="store_false",
+                     help="do not fit and propose the learned stopping rule")  # fmt: skip
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",
                      help="ship the best single candidate, not the objective's chain")  # fmt: skip
     _agent_flags(dis)

@@ -259,3 +259,25 @@ async def test_confidence_asks_the_server_for_top_logprobs(
     off = await client.post("/v1/chat/completions", json=base | {"tts": quiet})
     assert off.status_code == 200
     assert [s.logprobs for s in server.samplings] == [None, 5, 5, None]
+
+
+async def test_a_calibrated_controller_at_another_width_says_its_counts_were_scaled(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "controllers"
+    folder.mkdir()
+    doc = {"schema": "tts-controller/1", "name": "wide", "calibrated":
+           {"max_branches": 64, "chunk_tokens": 8},
+           "controller": {"kind": "family", "family": "sc"}}  # fmt: skip
+    (folder / "wide.json").write_text(json.dumps(doc))
+    settings = Settings(backend_url="http://fake", chunk_tokens=8, trace_dir=None,
+                        savings_file=None, controllers_dir=folder, max_branches=4)  # fmt: skip
+    app = create_app(settings, FakeModelServer([Script(2, "4", ["4", "4"])]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:
+        body = {"model": "fake", "messages": CHAT, "tts": {"controller": "wide", "beta": 1.0}}
+        tts = (await c.post("/v1/chat/completions", json=body)).json()["tts"]
+        assert tts["branches"] == 4  # SC@64's width at beta 1, scaled to the request's 4
+        assert any("calibrated at 64 branches" in w for w in tts["warnings"])
+        body["tts"]["controller"] = "sc"  # a built-in: its schedule is its definition
+        assert not (await c.post("/v1/chat/completions", json=body)).json()["tts"]["warnings"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import shared_file
 from tts_proxy.controllers import ControllerRegistry
@@ -82,3 +84,18 @@ def test_a_ramp_with_knees_is_flat_outside_them_and_monotone_inside() -> None:
     assert values == sorted(values)
     assert ramp.at(0.0) == ramp.at(0.2) == 1 and ramp.at(0.8) == ramp.at(1.0) == 64
     assert Ramp(3, 1).at(0.5) == 2  # a falling ramp (for settings where less spends more)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 256), st.floats(0, 1))
+def test_branch_counts_scale_with_the_request_width(width: int, beta: float) -> None:
+    """A setting that counts branches is written for 64 and scaled to the request's width:
+    `sc` is one sample at beta 0 and SC@width at beta 1 at any width, linear between."""
+    registry = ControllerRegistry()
+    limits = Limits(max_branches=width)
+    sc = registry.get("sc")(beta, limits)
+    assert abs(sc.width - (1 + beta * (width - 1))) <= 0.5 + 1e-9
+    assert registry.get("sc")(1.0, limits).width == width
+    assert registry.get("sc")(0.0, limits).width == 1
+    cmc = registry.get("cmc")(beta, limits)
+    assert 1 <= cmc.settings.initial_width <= cmc.settings.max_width <= width

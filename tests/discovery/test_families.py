@@ -9,7 +9,7 @@ import pytest
 from tts_proxy.controllers import builtin_controllers
 from tts_proxy.controllers.base import Limits
 from tts_proxy.controllers.document import ControllerDocument, build
-from tts_proxy.discovery import families
+from tts_proxy.discovery import families, trials
 
 
 def test_the_space_covers_every_family_with_a_schedule() -> None:
@@ -45,3 +45,12 @@ def test_a_builtin_as_a_point_is_the_builtin(family: str) -> None:
     for b in range(11):
         limits = Limits(max_branches=64)
         assert point(b / 10, limits).values == builtin(b / 10, limits).values
+
+
+def test_a_builtin_point_is_stored_as_the_sampler_would_store_it() -> None:
+    study = optuna.create_study()
+    params = families.builtin_params("cmc")
+    study.enqueue_trial(params)
+    trial = study.ask()
+    assert families.suggest(trial) == params
+    assert trials.params_key(trial.params) == trials.params_key(params)  # an anchor is known

@@ -77,7 +77,7 @@ def test_parameter_search_alone_ships_a_controller_document_and_a_report(tmp_pat
     opts = options(tmp_path)
     report = Discovery(split, opts).run()
     assert report["search"]["agent"] == "none given: parameter search only"
-    assert report["proposer"] == "stitched" and report["search"]["candidates"] == 2
+    assert report["proposer"] == "stitched" and report["search"]["candidates"] == 3  # + learned
     # The chain the objective chose over candidates and built-ins, described run by run.
     assert report["search"]["objective"] is not None and report["knots"]
     shipped = load_document(opts.out / "found.json")  # data, not code
@@ -95,7 +95,8 @@ def test_parameter_search_alone_ships_a_controller_document_and_a_report(tmp_pat
 def test_without_stitching_the_best_single_candidate_ships(tmp_path: Path) -> None:
     split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
     report = Discovery(split, options(tmp_path, stitch=False)).run()
-    assert report["proposer"] == "tpe" and report["search"]["objective"] is None
+    assert report["proposer"] in ("tpe", "anchor", "learned")
+    assert report["search"]["objective"] is None
     assert report["knots"] == []
 
 
@@ -115,7 +116,9 @@ def test_a_stopped_run_resumes_from_its_history(tmp_path: Path) -> None:
     Discovery(split, opts).run()
     entries = history(opts)
     candidates = [h for h in entries if h["kind"] == "candidate"]
-    assert [c["round"] for c in candidates] == [0, 0, 1, 1]
+    # Two trials a round (the three anchors first), and the learned rule once, in the first.
+    assert [(c["round"], c["proposer"]) for c in candidates] == [
+        (0, "anchor"), (0, "anchor"), (0, "learned"), (1, "anchor"), (1, "tpe")]  # fmt: skip
     assert sum(1 for h in entries if h["kind"] == "setup") == 1
     references = [h for h in entries if h["kind"] == "reference"]
     assert sum(1 for h in references if not h.get("final")) == 6  # measured once
@@ -166,7 +169,7 @@ def test_finalists_and_the_builtins_are_measured_again_on_fresh_orderings(
 
 @pytest.mark.anyio
 async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path) -> None:
-    opts = options(tmp_path, trials=0, stitch=False)  # the agent's own file ships
+    opts = options(tmp_path, trials=0, stitch=False, learned=False)  # the agent's file ships
     opts.out.mkdir(parents=True)
     settings = Settings(
         backend_url="http://fake",
@@ -205,3 +208,15 @@ async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path
         refused = r.json()["refused"]
         assert "found" in r.json()["controllers"]
         assert any("bad.py" in p and "socket" in why for p, why in refused.items())
+
+
+def test_a_history_reseeds_a_lost_storage_and_the_search_goes_on(tmp_path: Path) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    opts = options(tmp_path, rounds=1)
+    Discovery(split, opts).run()
+    (opts.reports / "found.optuna.db").unlink()  # the storage is lost; the history is not
+    Discovery(split, options(tmp_path, rounds=2)).run()
+    candidates = [h for h in history(opts) if h["kind"] == "candidate"]
+    assert [c["round"] for c in candidates] == [0, 0, 0, 1, 1]
+    searched = {json.dumps(c["params"], sort_keys=True) for c in candidates}
+    assert len(searched) == 5  # round 1 did not redo what the history holds

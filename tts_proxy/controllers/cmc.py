@@ -61,7 +61,6 @@ SETTINGS: dict[str, Setting] = {
     "lag": Setting(Ramp(1, 1), -1, 1, 3, integer=True),
     "stable_probes": Setting(Ramp(0, 0), 1, 2, 32, integer=True, geometric=True, optional=True),
 }
-SPEND: dict[str, int] = {name: s.spend for name, s in SETTINGS.items()}
 
 
 @dataclass(frozen=True, slots=True)

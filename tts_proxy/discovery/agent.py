@@ -63,7 +63,7 @@ class Candidate:
     name: str
     source: str
     curve: Curve | None
-    score: float | None
+    value: float | None  # what it adds to the built-ins' objective, in points
 
 
 @dataclass(slots=True)
@@ -90,7 +90,8 @@ def build_prompt(context: AgentContext, max_chars: int) -> str:
     for cand in context.best:
         curve = _table(cand.curve) if cand.curve else "not measured"
         parts.append(
-            f"Candidate {cand.name} (score {cand.score}): {curve}\n```python\n"
+            f"Candidate {cand.name} (adds {cand.value} points to the built-ins' objective): "
+            f"{curve}\n```python\n"
             f"{cand.source.strip()}\n```"
         )
     if context.failures:

@@ -22,9 +22,9 @@ from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.controllers.document import ControllerDocument, Family, spec_of
 from tts_proxy.controllers.learned import LinearRule
 
-# What the parameter search chooses from by default: every built-in with a schedule but the
-# learned rule, whose weights are fitted (``learning``) rather than searched.
-FAMILIES: tuple[str, ...] = tuple(f for f in get_args(Family) if f != "learned")
+# Every built-in with a schedule. For ``learned`` the search tunes the ramps of the built-in's
+# untrained rule; the fitted rule is proposed on its own (``proposers.LearnedRule``).
+FAMILIES: tuple[str, ...] = get_args(Family)
 Distributions = dict[str, optuna.distributions.BaseDistribution]
 
 
@@ -118,7 +118,7 @@ def builtin_params(family: str) -> dict[str, Any]:
         if s.optional:
             params[f"{key}.on"] = ramp.hi > 0
             params[f"{family}.until"] = 1.0
-        lo = min(max(ramp.lo, s.lower), s.upper)
+        lo = float(min(max(ramp.lo, s.lower), s.upper))  # as the sampler stores it
         params[f"{key}.lo"] = lo
         if s.spend != 0:
             room = (s.upper - lo) if s.spend > 0 else (lo - s.lower)

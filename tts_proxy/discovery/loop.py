@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
-from tts_proxy.discovery import families, shipping, trials
+from tts_proxy.discovery import families, objective, shipping, trials
 from tts_proxy.discovery.agent import AgentProposer
 from tts_proxy.discovery.curves import REPORT_BETAS, SEARCH_BETAS, Curve, measure
 from tts_proxy.discovery.environments import Split
@@ -37,7 +37,7 @@ from tts_proxy.discovery.proposers import (
 
 log = logging.getLogger("tts_proxy.discovery")
 
-BUILTINS = families.FAMILIES
+BUILTINS = objective.BUILTINS
 
 
 @dataclass
@@ -55,6 +55,7 @@ class DiscoverOptions:
     seed: int = 0
     width: int = 64
     families: tuple[str, ...] = families.FAMILIES  # searched by the parameter search
+    learned: bool = True  # fit the learned stopping rule on the search set and propose it
     budget_minutes: float | None = None
     history: Path | None = None
     storage: str | None = None  # Optuna storage URL (default: a SQLite file beside the reports)
@@ -115,14 +116,18 @@ class Discovery:
         history = History(o.history_path, self.setup())
         refs = self.references(history)
         proposers = self._proposers(history)
-        for number in tqdm(range(history.rounds_done, o.rounds), desc="discover: search rounds",
-                           unit="round"):  # fmt: skip
+        try:
+            for number in tqdm(range(history.rounds_done, o.rounds),
+                               desc="discover: search rounds", unit="round"):  # fmt: skip
+                for proposer in proposers:
+                    if not self._out_of_time():
+                        proposer.propose(Round(number, refs, self._deadline()))
+                if self._out_of_time():
+                    log.info("discovery: time budget spent after round %d", number)
+                    break
+        finally:
             for proposer in proposers:
-                if not self._out_of_time():
-                    proposer.propose(Round(number, refs, self._deadline()))
-            if self._out_of_time():
-                log.info("discovery: time budget spent after round %d", number)
-                break
+                proposer.close()
         log.info("discovery: shipping (finalists and built-ins measured on fresh orderings)")
         return self.ship(history)
 
@@ -176,8 +181,9 @@ class Discovery:
             width=o.width, trials_per_round=o.trials, workers=o.workers, families=o.families,
             anchors=[a for a in ANCHORS if a["family"] in o.families],
         )]  # fmt: skip
-        search.append(LearnedRule(history, self.split.search, seed=o.seed, repeats=o.repeats,
-                                  width=o.width, betas=SEARCH_BETAS))  # fmt: skip
+        if o.learned:
+            search.append(LearnedRule(history, self.split.search, seed=o.seed, width=o.width,
+                                      repeats=o.repeats, betas=SEARCH_BETAS))  # fmt: skip
         if self.agent is None:
             return search
         brief = AgentBrief(

@@ -34,6 +34,8 @@ import numpy as np
 from tts_proxy.discovery.curves import Curve
 
 Source = int | str  # a search candidate's id, or a built-in's name
+# The built-ins whose points are the references (the learned rule, new, is not one of them).
+BUILTINS = ("sc", "asc", "esc", "probe_exit", "parallel_probe", "cmc")
 CONFIDENCE = 0.05  # the bound's quantile
 BOOTSTRAP = 1000
 

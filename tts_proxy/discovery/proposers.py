@@ -48,6 +48,9 @@ class Proposer(Protocol):
 
     def propose(self, round_: Round) -> list[Candidate]: ...
 
+    def close(self) -> None:
+        """Let go of what it holds (worker processes) once the search is over."""
+
 
 def evaluation(
     envs: Sequence[Environment], betas: Sequence[float], repeats: int, seed: int, width: int
@@ -78,6 +81,9 @@ class LearnedRule:
     ) -> None:  # fmt: skip
         self.history, self.search = history, search
         self.seed, self.repeats, self.width, self.betas = seed, repeats, width, betas
+
+    def close(self) -> None:
+        return None
 
     def propose(self, round_: Round) -> list[Candidate]:
         if any(c.proposer == "learned" for c in self.history.candidates):
@@ -122,6 +128,7 @@ class ParameterSearch:
         self.url, self.study_name, self.seed = url, study, seed
         self.repeats, self.width = repeats, width
         self.trials, self.workers, self.families = trials_per_round, workers, families
+        self._pool: trials.Workers | None = None
         self.anchors = [trials.params_key(a) for a in anchors]
         self.study = trials.open_study(url, study, seed)
         self._seed_study(anchors)
@@ -129,14 +136,19 @@ class ParameterSearch:
     def _seed_study(self, anchors: Sequence[dict[str, Any]]) -> None:
         """Trials the history holds that the storage lacks are added back; anchors no one has
         tried are queued first."""
-        stored = {trials.params_key(t.params) for t in self.study.get_trials(deepcopy=False)}
-        past = [c for c in self.history.candidates if c.params is not None]
+        stored = {
+            trials.params_key(t.params or t.system_attrs.get("fixed_params", {}))
+            for t in self.study.get_trials(deepcopy=False)
+        }  # queued: not yet run
+        past = [c for c in self.history.candidates
+                if c.proposer in ("tpe", "anchor") and c.params is not None]  # fmt: skip
         for c in past:
             assert c.params is not None
             if c.ok and trials.params_key(c.params) not in stored:
+                dists = families.distributions(str(c.params["family"]), self.families)
                 self.study.add_trial(optuna.trial.create_trial(
-                    params=c.params, distributions=families.distributions(str(c.params["family"])),
-                    value=c.value, user_attrs={"candidate": c.id},
+                    params=c.params, distributions=dists, value=c.value,
+                    user_attrs={"candidate": c.id},
                 ))  # fmt: skip
         tried = stored | {trials.params_key(c.params) for c in past if c.params is not None}
         for params in anchors:
@@ -152,8 +164,15 @@ class ParameterSearch:
             repeats=self.repeats, width=self.width, trials=self.trials, round=round_.number,
             deadline=round_.deadline, families=self.families,
         )  # fmt: skip
-        trials.run_round(job, self.workers, self.search)
+        if self.workers > 1 and self._pool is None:
+            self._pool = trials.Workers(self.workers, self.search)
+        trials.run_round(job, self._pool or self.workers, self.search)
         return self._import()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _import(self) -> list[Candidate]:
         """Every finished trial in the storage -- this run's, another worker's or another
@@ -199,6 +218,9 @@ class AgentBrief:
         self.folder, self.seed, self.repeats, self.width = folder, seed, repeats, width
         self.betas, self.sandbox = betas, sandbox
         self.builtins = ControllerRegistry()
+
+    def close(self) -> None:
+        return None
 
     def _context(self, round_: Round, name: str) -> AgentContext:
         ranked = self.history.ranked()

@@ -17,7 +17,7 @@ from typing import Any
 
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller, Limits
-from tts_proxy.controllers.document import Calibration, build, write_document
+from tts_proxy.controllers.document import Calibration, build, load_document, write_document
 from tts_proxy.controllers.gate import check_file
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, objective, stitch
@@ -65,13 +65,16 @@ class Choice:
 def measure_finalists(
     history: History, split: Split, s: Shipping, refs: dict[str, Curve]
 ) -> list[Candidate]:
-    """The best few by value and the anchors, measured again on the search set at every
-    report beta (a winner picked on seven betas may hide a hole between them) on fresh
-    orderings; remembered, so a resumed run does not measure again. Best first."""
+    """The best few by value, and the anchors and the learned rule that added anything,
+    measured again on the search set at every report beta (a winner picked on seven betas may
+    hide a hole between them) on fresh orderings; remembered, so a resumed run does not
+    measure again. Best first. (An anchor that adds nothing, such as the built-in ``cmc`` as
+    a point, is the built-in's own curve again.)"""
     best = history.ranked()[: s.finalists]
-    anchors = [c for c in history.candidates if c.proposer == "anchor" and c.ok]
+    always = [c for c in history.candidates
+              if c.proposer in ("anchor", "learned") and c.ok and (c.value or 0.0) > 0]  # fmt: skip
     finals = []
-    for c in best + [a for a in anchors if a not in best]:
+    for c in best + [a for a in always if a not in best]:
         done = history.measurements.get(c.id)
         if done is None or done.repeats != s.final_repeats:
             curve = _dense_curve(c, split, s)
@@ -110,16 +113,19 @@ def choose(
     margin = objective.noise_margin(base)
     span = objective.Range.of(base + [k for knots in own.values() for k in knots], margin)
     builtins = objective.value(objective.select(base, margin), span)
+
+    def alone(c: Candidate) -> float:  # one candidate's own chain, at the built-ins' budgets
+        inside = [k for k in own[c.id] if span.contains(k)]
+        return objective.value(objective.select(inside, margin), span)
+
     if not s.stitch:
         best = finals[0]
-        alone = objective.value(objective.select(own[best.id], margin), span)
-        return Choice((), None if best.is_data else best, alone, builtins, margin, best)
+        return Choice((), None if best.is_data else best, alone(best), builtins, margin, best)
     chain = objective.select(pool, margin)
     choice = Choice(tuple(chain), None, objective.value(chain, span), builtins, margin, finals[0])
     for c in finals:
-        alone = objective.value(objective.select(own[c.id], margin), span)
-        if not c.is_data and alone > choice.value:
-            choice = Choice((), c, alone, builtins, margin, finals[0])
+        if not c.is_data and alone(c) > choice.value:
+            choice = Choice((), c, alone(c), builtins, margin, finals[0])
     return choice
 
 
@@ -197,8 +203,6 @@ def held_out_curve(path: Path, choice: Choice, split: Split, s: Shipping) -> Cur
     knots, its natural operating points)."""
     betas = sorted(set(REPORT_BETAS) | set(stitch.positions(choice.knots)))
     if path.suffix == ".json":
-        from tts_proxy.controllers.document import load_document
-
         doc = load_document(path)
         shipped = build(doc.controller, s.name, doc.calibrated)
         return measure(shipped, split.held_out, betas, repeats=s.report_repeats, seed=s.seed,
@@ -222,7 +226,7 @@ def report(
     builtins = {
         name: measure(registry.get(name), split.held_out, REPORT_BETAS,
                       repeats=s.report_repeats, seed=s.seed, width=s.width)
-        for name in families.FAMILIES
+        for name in objective.BUILTINS
     }  # fmt: skip
     per_env = {}
     for env, pts in candidate.per_environment:
@@ -247,7 +251,8 @@ def report(
             "history": str(history.path),
         },
         "held_out": {
-            "repeats": s.report_repeats, "candidate": candidate.to_json(),
+            "betas": [p.beta for p in candidate.points], "repeats": s.report_repeats,
+            "candidate": candidate.to_json(),
             "builtins": {n: c.to_json() for n, c in builtins.items()},
             "comparison": comparison(compare(candidate, builtins)), "per_environment": per_env,
         },

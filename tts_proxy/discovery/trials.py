@@ -3,7 +3,7 @@
 The storage is a SQLite file beside the reports by default, or any SQLAlchemy URL -- a
 PostgreSQL server when several machines search together. ``discover --workers N`` runs N
 processes on one storage, each asking the shared TPE sampler for settings, measuring them on
-the search set and telling the score back at once, with its curve as the trial's attribute.
+the search set and telling its value back at once, with its curve as the trial's attribute.
 A worker killed mid-trial loses that trial only: what it told is stored, and its unfinished
 trial, whose heartbeat stops, is marked failed by the next worker that asks.
 """
@@ -73,7 +73,7 @@ class Job:
 
     url: str
     study: str
-    seed: int  # of the search's orderings: the same for every worker, so scores compare
+    seed: int  # of the search's orderings: the same for every worker, so values compare
     sampler_seed: int
     environments: tuple[tuple[str, tuple[int, ...]], ...]  # (path, indices) of the search set
     references: dict[str, Any]  # the built-ins' curves on the search set, as JSON
@@ -113,8 +113,38 @@ def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> i
     return done
 
 
-def run_round(job: Job, workers: int, environments: Sequence[Environment]) -> int:
-    """The round's trials: in this process, or shared out over ``workers`` processes.
+class Workers:
+    """``n`` spawned processes that load the search set once and run trials round after round
+    (spawning and loading per round would cost more than a round's trials save)."""
+
+    def __init__(self, n: int, environments: Sequence[Environment]) -> None:
+        self.n = n
+        spec = tuple((str(e.path), e.indices) for e in environments)
+        self._pool = ProcessPoolExecutor(
+            n, mp_context=get_context("spawn"), initializer=_load, initargs=(spec,)
+        )
+
+    def run(self, jobs: Sequence[Job]) -> int:
+        return sum(self._pool.map(_run_loaded, jobs))
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+_LOADED: list[Environment] = []  # a worker process's search set (``Workers``' initializer)
+
+
+def _load(spec: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
+    _LOADED[:] = [load_environment(Path(p), idx) for p, idx in spec]
+
+
+def _run_loaded(job: Job) -> int:
+    return run_trials(job, _LOADED)
+
+
+def run_round(job: Job, workers: int | Workers, environments: Sequence[Environment]) -> int:
+    """The round's trials: in this process, or shared out over ``workers`` processes (a
+    count: spawned for this round; ``Workers``: kept across rounds).
 
     Queued trials (the anchors) run here first: handing one queued trial to exactly one
     worker needs row locks, which SQLite does not have."""
@@ -123,10 +153,16 @@ def run_round(job: Job, workers: int, environments: Sequence[Environment]) -> in
     first = min(len(queued), job.trials)
     done = run_trials(replace(job, trials=first), environments) if first else 0
     rest = job.trials - first
-    if rest <= 0 or workers <= 1:
+    n = workers.n if isinstance(workers, Workers) else workers
+    if rest <= 0 or n <= 1:
         return done + (run_trials(replace(job, trials=rest), environments) if rest > 0 else 0)
-    shares = [rest // workers + (i < rest % workers) for i in range(workers)]
+    shares = [rest // n + (i < rest % n) for i in range(n)]
     jobs = [replace(job, sampler_seed=job.sampler_seed + i, trials=share)
             for i, share in enumerate(shares) if share]  # fmt: skip
-    with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-        return done + sum(pool.map(run_trials, jobs))
+    if isinstance(workers, Workers):
+        return done + workers.run(jobs)
+    pool = Workers(len(jobs), environments)
+    try:
+        return done + pool.run(jobs)
+    finally:
+        pool.close()
