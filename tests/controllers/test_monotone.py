@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from tests.conftest import shared_file
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers.cmc import ConfidenceMomentum
+from tts_proxy.controllers.sc import SelfConsistency
 from tts_proxy.replay.environment import ReplayQuestion
 from tts_proxy.replay.evaluate import evaluate
 from tts_proxy.replay.importers import load_replay
@@ -91,11 +93,10 @@ def test_a_ramp_with_knees_is_flat_outside_them_and_monotone_inside() -> None:
 def test_branch_counts_scale_with_the_request_width(width: int, beta: float) -> None:
     """A setting that counts branches is written for 64 and scaled to the request's width:
     `sc` is one sample at beta 0 and SC@width at beta 1 at any width, linear between."""
-    registry = ControllerRegistry()
     limits = Limits(max_branches=width)
-    sc = registry.get("sc")(beta, limits)
+    sc = SelfConsistency(beta, limits)
     assert abs(sc.width - (1 + beta * (width - 1))) <= 0.5 + 1e-9
-    assert registry.get("sc")(1.0, limits).width == width
-    assert registry.get("sc")(0.0, limits).width == 1
-    cmc = registry.get("cmc")(beta, limits)
+    assert SelfConsistency(1.0, limits).width == width
+    assert SelfConsistency(0.0, limits).width == 1
+    cmc = ConfidenceMomentum(beta, limits)
     assert 1 <= cmc.settings.initial_width <= cmc.settings.max_width <= width
