@@ -112,8 +112,7 @@ def main() -> None:
                     kwargs = {
                         k: v for k, v in base.items() if k not in ("max_tokens", "extra_body")
                     }
-                    took, used = timed(client, **kwargs, temperature=0.8, extra_body=body,
-                                       seed=seed)  # fmt: skip
+                    took, used = timed(client, **kwargs, extra_body=body, seed=seed)
                     record(f"{name}/{engine}", took, used)
     reference = statistics.median(times[f"n={args.width}"])
     rows = {

@@ -19,7 +19,7 @@ from tts_proxy.answers.readers import JSON, TEXT
 from tts_proxy.backends.base import ModelServer, Passthrough, Sampling
 from tts_proxy.confidence import TOP_K as CONFIDENCE_TOP_K
 from tts_proxy.controllers import ControllerRegistry
-from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.engine import run_search
 from tts_proxy.errors import InvalidRequestError, TTSProxyError
 from tts_proxy.metrics import OTHER, Metrics
@@ -388,9 +388,14 @@ class TTSService:
             baseline=self.savings.estimate(plan.model, result.branches, result.tokens),
             reference=reference(self.savings_report, plan.controller, plan.beta),
             model=plan.model, flops=self.sizes.flops(plan.model, len(prompt_ids) + result.tokens),
-            workflow=plan.workflow(), notes=(controller.rescaled,) if controller.rescaled else (),
+            workflow=plan.workflow(), notes=_notes(plan.controller, controller),
         )  # fmt: skip
         return render(result, rendering)
+
+
+def _notes(name: str, controller: Controller) -> tuple[str, ...]:
+    """What the answer's ``tts.warnings`` says about how the controller ran."""
+    return (f"{name} was {controller.rescaled}",) if controller.rescaled else ()
 
 
 def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:

@@ -279,5 +279,5 @@ async def test_a_calibrated_controller_at_another_width_says_its_counts_were_sca
             body = {"model": "fake", "messages": CHAT, "tts": {"controller": name, "beta": 1.0}}
             tts = (await c.post("/v1/chat/completions", json=body)).json()["tts"]
             assert tts["branches"] == 4  # SC@width at beta 1, at the request's width of 4
-            noted = any("calibrated at 64 branches" in w for w in tts["warnings"])
+            noted = any("wide was calibrated at 64 branches" in w for w in tts["warnings"])
             assert noted == (name == "wide")  # a built-in's schedule is its definition

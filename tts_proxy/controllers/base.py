@@ -74,8 +74,8 @@ class Controller(abc.ABC):
         if not (self.calibrated and counting and width != self.calibrated_width):
             return None
         return (
-            f"{self.name} was calibrated at {self.calibrated_width} branches; its branch "
-            f"counts are scaled to this request's {width}"
+            f"calibrated at {self.calibrated_width} branches: its branch counts are scaled to "
+            f"this request's {width}"
         )
 
     @abc.abstractmethod
