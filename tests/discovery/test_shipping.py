@@ -37,23 +37,27 @@ def history(tmp_path: Path, *measured: tuple[Candidate, Curve]) -> History:
     return h
 
 
+def point_and_agent(point: float, agent: float) -> tuple[Candidate, Candidate]:
+    """A search point at 5k tokens and an agent's file at 1k, of these accuracies."""
+    return (
+        Candidate(id=0, round=0, proposer="tpe", status="ok", params=PARAMS,
+                  curve=curve((point, 5000)), value=0.1),
+        Candidate(id=1, round=0, proposer="agent", status="ok", source="class X: ...",
+                  controller="x", curve=curve((agent, 1000)), value=0.0),
+    )  # fmt: skip
+
+
 def test_an_agent_file_ships_whole_when_its_own_chain_holds_the_higher_objective(
     tmp_path: Path,
 ) -> None:
-    point = Candidate(id=0, round=0, proposer="tpe", status="ok", params=PARAMS,
-                      curve=curve((0.4, 5000)), value=0.1)  # fmt: skip
-    agent = Candidate(id=1, round=0, proposer="agent", status="ok", source="class X: ...",
-                      controller="x", curve=curve((0.9, 1000)), value=5.0)  # fmt: skip
+    point, agent = point_and_agent(0.4, 0.9)
     h = history(tmp_path, (point, curve((0.4, 5000))), (agent, curve((0.9, 1000), (0.95, 50_000))))
     choice = choose(h, [agent, point], REFS, shipping())
     assert choice.agent is agent and not choice.knots
 
 
 def test_a_weaker_agent_file_loses_to_the_chain_of_search_points(tmp_path: Path) -> None:
-    point = Candidate(id=0, round=0, proposer="tpe", status="ok", params=PARAMS,
-                      curve=curve((0.5, 5000)), value=1.0)  # fmt: skip
-    agent = Candidate(id=1, round=0, proposer="agent", status="ok", source="class X: ...",
-                      controller="x", curve=curve((0.2, 1000)), value=0.0)  # fmt: skip
+    point, agent = point_and_agent(0.5, 0.2)
     h = history(tmp_path, (point, curve((0.5, 5000))), (agent, curve((0.2, 1000), (0.3, 90_000))))
     choice = choose(h, [point, agent], REFS, shipping())
     assert choice.agent is None and any(k.source == 0 for k in choice.knots)

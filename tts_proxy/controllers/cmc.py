@@ -42,7 +42,7 @@ from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
 from tts_proxy.controllers.asc import leader_probability
-from tts_proxy.controllers.base import Controller, Limits, Ramp, Setting, unprobed, width_scale
+from tts_proxy.controllers.base import Controller, Limits, Ramp, Setting, unprobed
 from tts_proxy.controllers.probe_exit import agreeing_tail
 from tts_proxy.state import BranchState, View
 
@@ -82,14 +82,6 @@ class CMCSettings:
     stable_probes: int
 
     @classmethod
-    def from_ramps(
-        cls, ramps: dict[str, Ramp], beta: float, limits: Limits, calibrated_width: int = 64
-    ) -> CMCSettings:
-        scale = width_scale(limits.max_branches, calibrated_width)
-        values = {name: s.resolve(ramps[name].at(beta), scale) for name, s in SETTINGS.items()}
-        return cls.of(values, limits)
-
-    @classmethod
     def of(cls, values: dict[str, float], limits: Limits) -> CMCSettings:
         """Resolved values, typed, with the widths capped by the request's (the first width
         by the largest one too)."""
@@ -104,7 +96,7 @@ class CMCSettings:
     @classmethod
     def from_beta(cls, beta: float, limits: Limits) -> CMCSettings:
         """The built-in CMC's settings."""
-        return cls.from_ramps(ConfidenceMomentum.ramps, beta, limits)
+        return ConfidenceMomentum(beta, limits).settings
 
 
 def dissents_for(branch: BranchState, leader: str, probes: int) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue
-from tts_proxy.controllers.base import Controller, Ramp, Setting, majority_answer, unprobed
+from tts_proxy.controllers.base import Controller, Ramp, Setting, unprobed
 from tts_proxy.controllers.cmc import confidence
 from tts_proxy.state import BranchState, View
 
@@ -137,7 +137,3 @@ class LearnedStop(Controller):
             actions.append(Branch(more, probe=True))
         actions += [Continue(b.id, probe=True) for b in active]
         return actions or [Answer()]
-
-    def answer_now(self, view: View) -> str | None:
-        """What answering now would give (the label a fitted rule learns to predict)."""
-        return majority_answer(view)

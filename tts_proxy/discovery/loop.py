@@ -74,7 +74,7 @@ class DiscoverOptions:
 
     @property
     def final_seed(self) -> int:
-        return self.seed + 1
+        return self.shipping().final_seed
 
     def shipping(self) -> shipping.Shipping:
         return shipping.Shipping(
