@@ -31,20 +31,17 @@ class Point:
     accuracy: float  # in [0, 1]
     tokens: float  # per question
     orderings: tuple[float, ...] = ()  # the accuracy on each ordering (one environment's)
-    questions: tuple[float, ...] = ()  # each question's accuracy over the orderings (one's)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Point:
         return cls(data["beta"], data["accuracy"], data["tokens"],
-                   tuple(data.get("orderings", ())), tuple(data.get("questions", ())))  # fmt: skip
+                   tuple(data.get("orderings", ())))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"beta": self.beta, "accuracy": self.accuracy,
                                "tokens": self.tokens}  # fmt: skip
         if self.orderings:
             out["orderings"] = list(self.orderings)
-        if self.questions:
-            out["questions"] = list(self.questions)
         return out
 
 
@@ -108,8 +105,7 @@ def measure(
                 repeats=repeats,
                 seed=seed,
             )
-            pts.append(Point(beta, ev.accuracy, ev.tokens_per_question, _by_ordering(ev),
-                             _by_question(ev)))  # fmt: skip
+            pts.append(Point(beta, ev.accuracy, ev.tokens_per_question, _by_ordering(ev)))
             faults += ev.faults[: max(0, 3 - len(faults))]
         per_env.append((env.name, tuple(pts)))
     mean = tuple(
@@ -128,14 +124,6 @@ def _by_ordering(ev: Evaluation) -> tuple[float, ...]:
     right: dict[int, list[bool]] = {}
     for e in ev.episodes:
         right.setdefault(e.repeat, []).append(e.correct)
-    return tuple(round(sum(r) / len(r), 6) for _, r in sorted(right.items()))
-
-
-def _by_question(ev: Evaluation) -> tuple[float, ...]:
-    """Each question's accuracy over the orderings, in question order."""
-    right: dict[int, list[bool]] = {}
-    for e in ev.episodes:
-        right.setdefault(e.question, []).append(e.correct)
     return tuple(round(sum(r) / len(r), 6) for _, r in sorted(right.items()))
 
 

@@ -1,6 +1,6 @@
 """A discovery run's history: typed records, one JSON line each, so a stopped run resumes.
 
-The first line says the schema (``tts-discovery-history/3``) and the setup the search ran on;
+The first line says the schema (``tts-discovery-history/2``) and the setup the search ran on;
 then one record per measurement: the built-ins' curves (``Reference``), every candidate as
 proposed and measured on the search set (``Candidate``), and the finalists measured again on
 fresh orderings (``Measurement``). A torn last line -- a run killed mid-write -- is skipped.
@@ -24,7 +24,7 @@ from pydantic import (
 from tts_proxy.controllers.document import RuleSpec
 from tts_proxy.discovery.curves import Curve
 
-SCHEMA = "tts-discovery-history/3"
+SCHEMA = "tts-discovery-history/2"
 
 
 def _curve(value: Any) -> Curve:
@@ -43,7 +43,7 @@ class Setup(_Record):
     """What the search ran on: a history of another setup is refused, not mixed in."""
 
     kind: Literal["setup"] = "setup"
-    schema_: Literal["tts-discovery-history/3"] = Field("tts-discovery-history/3", alias="schema")
+    schema_: Literal["tts-discovery-history/2"] = Field("tts-discovery-history/2", alias="schema")
     search: list[dict[str, Any]]  # each environment's resolved path and question indices
     betas: list[float]
     repeats: int

@@ -3,12 +3,8 @@
 A shipped controller is a chain of operating points (knots: a controller at one of its
 betas), cheapest first, that one beta knob runs through. Its value on the search set:
 
-- each knot's accuracy is taken at a **lower confidence bound**, paired against the
-  built-ins question by question (``bounded``): its accuracy less the half-width (to the 5th
-  percentile) of its mean difference from the built-ins' frontier at its cost, over a
-  bootstrap of the questions. A point on the frontier keeps its accuracy; any other is worth
-  only what it reliably adds -- a gain that rests on a few questions is luck the next model's
-  questions will not repeat;
+- each knot's accuracy is taken at a **lower confidence bound**: the 5th percentile of a
+  bootstrap over the orderings it was measured on (``lower_bound``);
 - on each search environment, the chain's bound at every budget -- linear in tokens between
   knots, flat past its last, nothing below its first -- is averaged over log tokens across
   the built-ins' budgets there (so each budget decade weighs the same; a point cheaper or
@@ -18,8 +14,8 @@ betas), cheapest first, that one beta knob runs through. Its value on the search
   mean; a weak model's low accuracy does not decide for the others);
 - subject to cost rising along the chain on every search environment (so it rises with beta
   on each), and to **one noise margin**: a hop from one controller to another must raise the
-  bound by at least the median half-width of the built-ins' bounds off the frontier
-  (``noise_margin``) -- a smaller gain is indistinguishable from the questions' luck.
+  bound by at least the median bootstrap half-width of the points (``noise_margin``) -- a
+  smaller gain is indistinguishable from the orderings' luck.
 
 ``select`` finds the chain: a longest path over knots in order of cost, keeping at each knot
 the partial chains that no other beats on every environment. A parameter-search
@@ -31,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,26 +40,30 @@ CONFIDENCE = 0.05  # the bound's quantile
 BOOTSTRAP = 1000
 
 
+def lower_bound(orderings: Sequence[float], mean: float) -> float:
+    """The 5th percentile of the mean over a bootstrap of ``orderings`` (seeded, so the same
+    figures give the same bound); ``mean`` when there are fewer than two."""
+    if len(orderings) < 2:
+        return mean
+    values = np.asarray(orderings, dtype=float)
+    draws = np.random.default_rng(0).choice(values, size=(BOOTSTRAP, len(values)))
+    return float(np.quantile(draws.mean(axis=1), CONFIDENCE))
+
+
 @dataclass(frozen=True, slots=True)
 class Knot:
     """An operating point on the search set: ``source`` at ``beta``; per search environment,
-    its tokens per question, mean accuracy, lower bound and each question's accuracy."""
+    its tokens per question, mean accuracy and lower bound."""
 
     source: Source
     beta: float
     costs: tuple[float, ...]
     accuracy: tuple[float, ...]
     lower: tuple[float, ...]
-    questions: tuple[tuple[float, ...], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def builtin(self) -> bool:
         return isinstance(self.source, str)
-
-    @property
-    def by_question(self) -> bool:
-        """Whether it has each question's accuracy on every environment."""
-        return bool(self.questions) and all(self.questions)
 
     @property
     def tokens(self) -> float:
@@ -79,107 +79,20 @@ class Knot:
 
 
 def knots_of(source: Source, curve: Curve) -> list[Knot]:
-    """A curve's points as knots (its per-environment points, in the curve's order); the
-    bound is the accuracy until ``bounded`` sets it."""
+    """A curve's points as knots (its per-environment points, in the curve's order)."""
     envs = [pts for _, pts in curve.per_environment] or [curve.points]
     out = []
     for i, p in enumerate(curve.points):
         at = [pts[i] for pts in envs]
-        accuracy = tuple(q.accuracy for q in at)
-        out.append(Knot(source, p.beta, tuple(q.tokens for q in at), accuracy, accuracy,
-                        tuple(q.questions for q in at)))  # fmt: skip
+        out.append(Knot(source, p.beta, tuple(q.tokens for q in at),
+                        tuple(q.accuracy for q in at),
+                        tuple(lower_bound(q.orderings, q.accuracy) for q in at)))  # fmt: skip
     return out
-
-
-def knots(curves: Mapping[Source, Curve]) -> list[Knot]:
-    """Every curve's points as knots, bounded against the built-ins among them."""
-    return bounded([k for source, curve in curves.items() for k in knots_of(source, curve)])
-
-
-def bounded(pool: Sequence[Knot]) -> list[Knot]:
-    """The pool with each knot's lower bound set: per environment, its accuracy less the
-    half-width (mean to 5th percentile) of its mean difference from the built-ins' frontier
-    at its cost, over a seeded bootstrap of the questions that draws the same questions for
-    every knot (paired: what two points share does not count as noise). The frontier is the
-    upper hull of the built-ins' points, linear in tokens (the built-ins' best chain); knots
-    without per-question figures, or a pool without built-ins, keep their bounds."""
-    envs = range(len(pool[0].costs)) if pool else range(0)
-    frontiers = [_Frontier.of([k for k in pool if k.builtin and k.by_question], e) for e in envs]
-    out = []
-    for k in pool:
-        if not k.by_question or any(f is None for f in frontiers):
-            out.append(k)
-            continue
-        lower = tuple(
-            a - f.half_width(np.asarray(q), c)  # type: ignore[union-attr]
-            for a, q, c, f in zip(k.accuracy, k.questions, k.costs, frontiers, strict=True)
-        )
-        out.append(replace(k, lower=lower))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Frontier:
-    """One environment's built-in frontier: hull points' costs and per-question accuracies,
-    and the bootstrap's draws of question indices."""
-
-    costs: tuple[float, ...]
-    questions: tuple[np.ndarray, ...]  # type: ignore[type-arg]
-    draws: np.ndarray  # type: ignore[type-arg]
-
-    @classmethod
-    def of(cls, builtins: Sequence[Knot], e: int) -> _Frontier | None:
-        if not builtins:
-            return None
-        hull: list[Knot] = []
-        for k in sorted(builtins, key=lambda k: (k.costs[e], -k.accuracy[e])):
-            if hull and k.accuracy[e] <= hull[-1].accuracy[e]:
-                continue  # dearer and no better: never on the frontier
-            while len(hull) >= 2 and _below_chord(hull[-2], hull[-1], k, e):
-                hull.pop()
-            hull.append(k)
-        n = len(hull[0].questions[e])
-        draws = np.random.default_rng(0).integers(0, n, size=(BOOTSTRAP, n))
-        return cls(tuple(k.costs[e] for k in hull),
-                   tuple(np.asarray(k.questions[e]) for k in hull), draws)  # fmt: skip
-
-    def at(self, cost: float) -> np.ndarray:  # type: ignore[type-arg]
-        """Each question's accuracy on the frontier at ``cost`` (its ends beyond them)."""
-        if cost <= self.costs[0]:
-            return self.questions[0]
-        for (c0, q0), (c1, q1) in itertools.pairwise(zip(self.costs, self.questions, strict=True)):
-            if cost <= c1:
-                share = (cost - c0) / (c1 - c0)
-                return q0 + share * (q1 - q0)
-        return self.questions[-1]
-
-    def half_width(self, questions: np.ndarray, cost: float) -> float:  # type: ignore[type-arg]
-        """Mean less 5th percentile of the mean difference from the frontier at ``cost``."""
-        difference = questions - self.at(cost)
-        if len(difference) != self.draws.shape[1]:
-            raise ValueError("knots of one environment must be measured on the same questions")
-        means = difference[self.draws].mean(axis=1)
-        return max(0.0, float(difference.mean() - np.quantile(means, CONFIDENCE)))
-
-
-def _below_chord(a: Knot, b: Knot, c: Knot, e: int) -> bool:
-    """Whether ``b`` lies on or below the line from ``a`` to ``c`` (tokens, accuracy)."""
-    cross = (b.costs[e] - a.costs[e]) * (c.accuracy[e] - a.accuracy[e]) - (
-        b.accuracy[e] - a.accuracy[e]
-    ) * (c.costs[e] - a.costs[e])
-    return cross >= 0
 
 
 def noise_margin(knots: Iterable[Knot]) -> float:
-    """The median half-width of the bounds of the built-ins off the frontier (on it, a bound
-    is the accuracy by construction): how far the questions' luck moves a point."""
-    widths = sorted(
-        a - lo
-        for k in knots
-        if k.builtin
-        for a, lo in zip(k.accuracy, k.lower, strict=True)
-        if a - lo > 0
-    )
+    """The median half-width of the knots' bounds: how far the orderings' luck moves a point."""
+    widths = sorted(a - lo for k in knots for a, lo in zip(k.accuracy, k.lower, strict=True))
     return widths[len(widths) // 2] if widths else 0.0
 
 
@@ -349,8 +262,8 @@ def select(knots: Iterable[Knot], margin: float | None = None) -> list[Knot]:
 
 def gain(candidate: Curve, references: Mapping[str, Curve]) -> float:
     """What a candidate adds to the built-ins' chain, in accuracy points of the objective."""
-    both = knots({**references, -1: candidate})
-    base = [k for k in both if k.builtin]
+    base = [k for name, curve in references.items() for k in knots_of(name, curve)]
+    both = base + knots_of(-1, candidate)
     margin = noise_margin(base)
     span = Range.of(both, margin)
     return 100 * (value(select(both, margin), span) - value(select(base, margin), span))

@@ -107,14 +107,11 @@ def choose(
     be knots of one chain; an agent's file runs only in the sandbox, so it competes whole:
     it ships when its own chain holds the higher objective. Without stitching, the best
     single finalist ships."""
-    curves: dict[objective.Source, Curve] = {**refs}
-    curves |= {c.id: history.measurements[c.id].curve for c in finals}
-    everything = objective.knots(curves)
-    base = [k for k in everything if k.builtin]
-    own = {c.id: [k for k in everything if k.source == c.id] for c in finals}
+    base = [k for name, curve in refs.items() for k in objective.knots_of(name, curve)]
+    own = {c.id: objective.knots_of(c.id, history.measurements[c.id].curve) for c in finals}
     pool = base + [k for c in finals if c.is_data for k in own[c.id]]
     margin = objective.noise_margin(base)
-    span = objective.Range.of(everything, margin)
+    span = objective.Range.of(base + [k for knots in own.values() for k in knots], margin)
     builtins = objective.value(objective.select(base, margin), span)
 
     def alone(c: Candidate) -> float:  # one candidate's own chain, at the built-ins' budgets
@@ -240,7 +237,7 @@ def report(
     out = {
         "name": s.name, "file": str(path), "created": now(), "data": split.describe(),
         "proposer": "stitched" if choice.knots else (choice.agent or choice.best).proposer,
-        "knots": [{f: v for f, v in asdict(k).items() if f != "questions"} for k in choice.knots],
+        "knots": [asdict(k) for k in choice.knots],
         "search": {
             "candidates": len(candidates),
             "accepted": sum(1 for c in candidates if c.ok),
