@@ -124,8 +124,11 @@ def choose(
     chain = objective.select(pool, margin)
     choice = Choice(tuple(chain), None, objective.value(chain, span), builtins, margin, finals[0])
     for c in finals:
-        if not c.is_data and alone(c) > choice.value:
-            choice = Choice((), c, alone(c), builtins, margin, finals[0])
+        if c.is_data:
+            continue
+        own_value = alone(c)
+        if own_value > choice.value:
+            choice = Choice((), c, own_value, builtins, margin, finals[0])
     return choice
 
 
