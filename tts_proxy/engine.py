@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tts_proxy.actions import Action, Answer, Branch, Continue, Probe, Prune
@@ -78,11 +78,16 @@ class Answered:
     key: str | None
 
 
-def _unkeyed(results: Sequence[object]) -> Iterator[str]:
+_KEYED = (ProbeResult, Answered)  # a tuple: isinstance checks it faster than a union
+
+
+def _unkeyed(results: Sequence[object]) -> list[str]:
     """The answers among probe results or final answers that carry no key yet."""
-    for r in results:
-        if isinstance(r, ProbeResult | Answered) and r.answer is not None and r.key is None:
-            yield r.answer
+    return [
+        r.answer
+        for r in results
+        if isinstance(r, _KEYED) and r.key is None and r.answer is not None
+    ]
 
 
 class _Plan:

@@ -12,6 +12,9 @@ from tts_proxy.discovery.curves import Curve, Point
 from tts_proxy.discovery.objective import (
     Knot,
     Range,
+    _front,
+    _front_of_two,
+    _Label,
     dominated,
     gain,
     knots_of,
@@ -125,3 +128,13 @@ def test_a_point_cheaper_than_every_builtin_is_out_of_scope() -> None:
     base, top = K("sc", 0.0, 1000, 0.3), K("sc", 1.0, 100_000, 0.6)
     cheaper = K(0, 0.0, 100, 0.05)  # reaches budgets no built-in does, at 5%: not credited
     assert select([cheaper, base, top], margin=0.0) == [base, top]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=40))
+def test_the_two_environment_sweep_keeps_the_same_chains(areas: list[tuple[int, int]]) -> None:
+    """Small integer areas, so that ties and duplicates are common: the same labels, in
+    the same order, as the general front."""
+    labels = [_Label((float(a), float(b)), i, None) for i, (a, b) in enumerate(areas)]
+    labels.sort(key=lambda lab: -sum(lab.areas))
+    assert _front_of_two(labels) == _front(labels)

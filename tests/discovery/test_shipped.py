@@ -34,7 +34,8 @@ def test_the_shipped_controller_measures_as_reported() -> None:
     envs = held_out(report)
     cls = ControllerRegistry([FILE.parent]).get("discovered")
     section = report["held_out"]
-    fresh = measure(cls, envs, section["betas"], repeats=section["repeats"])
+    # Replayed afresh (no memo): the report, measured with one, must come out the same.
+    fresh = measure(cls, envs, section["betas"], repeats=section["repeats"], memo=None)
     reported = Curve.from_json(section["candidate"])
     for a, b in zip(fresh.points, reported.points, strict=True):
         assert a.accuracy == pytest.approx(b.accuracy) and a.tokens == pytest.approx(b.tokens)
@@ -45,7 +46,7 @@ def test_the_shipped_controller_measures_as_reported() -> None:
     reference = builtins["probe_exit"]
     betas = [p.beta for p in reference.points]
     probe_exit = measure(ControllerRegistry().get("probe_exit"), envs, betas,
-                         repeats=section["repeats"])  # fmt: skip
+                         repeats=section["repeats"], memo=None)  # fmt: skip
     assert probe_exit.points == reference.points
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from tts_proxy.confidence import ConfidenceSignals
 from tts_proxy.errors import BackendError
@@ -57,9 +57,9 @@ class Sampling:
     logprobs: int | None = None  # alternatives per branch token to return (None: no logprobs)
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    """What a probe read: the answer (None if none), its key when the backend knows it."""
+class ProbeResult(NamedTuple):
+    """What a probe read: the answer (None if none), its key when the backend knows it.
+    (A NamedTuple, as ``state.ProbeRecord``: replay builds one per probe.)"""
 
     answer: str | None
     tokens: int = 0

@@ -51,11 +51,8 @@ class ReplayEpisode:
         return chunks
 
     async def probe(self, branches: Sequence[BranchState]) -> Sequence[ProbeResult]:
-        results = []
-        for b in branches:
-            answer, key = self._trajectories[b.id].probe(b.depth - 1)
-            results.append(ProbeResult(answer, key=key))
-        return results
+        trajectories = self._trajectories
+        return [trajectories[b.id].probes[b.depth - 1] for b in branches]
 
     async def release(self, branches: Sequence[BranchState]) -> None:
         return None

@@ -26,7 +26,7 @@ def leader_probability(v1: int, v2: int) -> float:
     return float(sum(comb(n, k) for k in range(a)) / 2**n)
 
 
-class AdaptiveConsistency(Controller):
+class AdaptiveConsistency(Controller, decides_by_settings=True):
     name = "asc"
     whole_branches = True
     # The chance left that the leader is not ahead: 0.2 * 0.25^(2 beta), geometric.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,6 +47,19 @@ class Controller(abc.ABC):
     # True when it reads branches' token confidence (DeepConf): the search then asks the
     # model server for top-k logprobs of every branch token (a throughput cost).
     wants_confidence: ClassVar[bool] = False
+    # The class whose code decides, when decisions depend on beta only through ``values``
+    # (then betas that resolve alike decide alike: ``replay_key``). A class says so itself
+    # (``class X(Controller, decides_by_settings=True)``) and a subclass does not inherit
+    # it: its own code may read beta. A document's class (``document.build``: ramps, a rule,
+    # a calibration, no code) carries its family's.
+    settings_code: ClassVar[type[Controller] | None] = None
+
+    def __init_subclass__(cls, *, decides_by_settings: bool = False, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if decides_by_settings:
+            cls.settings_code = cls
+        elif "settings_code" not in cls.__dict__:
+            cls.settings_code = None
 
     def __init__(self, beta: float, limits: Limits, rng: random.Random | None = None) -> None:
         if not 0.0 <= beta <= 1.0:
@@ -54,12 +67,36 @@ class Controller(abc.ABC):
         self.beta = beta
         self.limits = limits
         self.rng = rng or random.Random(0)
-        ramps = self.ramps or {name: setting.ramp for name, setting in self.schedule.items()}
-        scale = width_scale(limits.max_branches, self.calibrated_width)
-        self.values = {
+        self.values = self.resolve(beta, limits)
+
+    @classmethod
+    def with_data(
+        cls, name: str, data: Mapping[str, object], class_name: str = ""
+    ) -> type[Controller]:
+        """A subclass served as ``name`` that changes data only (``ramps``, a ``rule``, a
+        calibration), not code: it decides by this class's code (``settings_code``)."""
+        attrs = {"name": name, "settings_code": cls.settings_code, **data}
+        return type(class_name or name, (cls,), attrs)
+
+    @classmethod
+    def resolve(cls, beta: float, limits: Limits) -> dict[str, float]:
+        """Every setting of ``schedule`` at ``beta`` and the request's width."""
+        ramps = cls.ramps or {name: setting.ramp for name, setting in cls.schedule.items()}
+        scale = width_scale(limits.max_branches, cls.calibrated_width)
+        return {
             name: setting.resolve(ramps[name].at(beta), scale)
-            for name, setting in self.schedule.items()
+            for name, setting in cls.schedule.items()
         }
+
+    @classmethod
+    def replay_key(cls, beta: float, limits: Limits) -> Hashable | None:
+        """What a run at ``beta`` under ``limits`` depends on besides the episode and the
+        rng, where that is known: the deciding code and the settings beta resolves to. Runs
+        with equal keys on the same episode and seed decide alike (replay measures them
+        once). None: unknown (the code may read beta itself)."""
+        if cls.settings_code is None:
+            return None
+        return (cls.settings_code, limits, tuple(sorted(cls.resolve(beta, limits).items())))
 
     def value(self, name: str) -> float:
         """One setting of ``schedule`` at this beta and width."""

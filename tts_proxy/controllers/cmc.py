@@ -115,7 +115,7 @@ def confidence(votes: Counter[str]) -> float:
     return leader_probability(top[0][1], top[1][1] if len(top) > 1 else 0)
 
 
-class ConfidenceMomentum(Controller):
+class ConfidenceMomentum(Controller, decides_by_settings=True):
     name = "cmc"
     schedule: ClassVar[dict[str, Setting]] = SETTINGS
     ramps: ClassVar[dict[str, Ramp]] = {name: s.ramp for name, s in SETTINGS.items()}

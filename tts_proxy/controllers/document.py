@@ -179,16 +179,16 @@ def build(
         )
         return type(name or "stitched", (Stitched,), {"name": name, "pieces": pieces})
     family = _builtins()[spec.family]
-    attrs: dict[str, object] = {"name": name or family.name}
+    data: dict[str, object] = {}
     if spec.ramps is not None:
-        attrs["ramps"] = {k: r.ramp() for k, r in spec.ramps.items()}
+        data["ramps"] = {k: r.ramp() for k, r in spec.ramps.items()}
     if spec.rule is not None:
-        attrs["rule"] = spec.rule.rule()
+        data["rule"] = spec.rule.rule()
     if calibrated is not None:
-        attrs |= {"calibrated_width": calibrated.max_branches, "calibrated": True}
-    if len(attrs) == 1 and not name:
+        data |= {"calibrated_width": calibrated.max_branches, "calibrated": True}
+    if not data and not name:
         return family  # a piece with nothing of its own is the family itself
-    return type(name or f"{family.name}_setting", (family,), attrs)
+    return family.with_data(name or family.name, data, name or f"{family.name}_setting")
 
 
 def spec_of(cls: type[Controller]) -> FamilySpec | StitchedSpec:

@@ -19,7 +19,7 @@ from tts_proxy.state import View
 WINDOW = 5
 
 
-class EarlyStoppingSC(Controller):
+class EarlyStoppingSC(Controller, decides_by_settings=True):
     name = "esc"
     whole_branches = True
     schedule: ClassVar[dict[str, Setting]] = {

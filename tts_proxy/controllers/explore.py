@@ -16,7 +16,7 @@ from tts_proxy.controllers.base import Controller, unprobed
 from tts_proxy.state import View, majority
 
 
-class Explore(Controller):
+class Explore(Controller, decides_by_settings=True):
     name = "explore"
 
     def decide(self, view: View) -> Sequence[Action]:

@@ -18,12 +18,12 @@ reads only the posterior confidence (``p = sigmoid(8 c - 4)``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from tts_proxy.actions import Action, Answer, Branch, Continue
-from tts_proxy.controllers.base import Controller, Ramp, Setting, unprobed
+from tts_proxy.controllers.base import Controller, Limits, Ramp, Setting, unprobed
 from tts_proxy.controllers.cmc import confidence
 from tts_proxy.state import BranchState, View
 
@@ -93,7 +93,7 @@ def features(view: View, ema: float | None) -> tuple[float, ...]:
     )
 
 
-class LearnedStop(Controller):
+class LearnedStop(Controller, decides_by_settings=True):
     name = "learned"
     schedule: ClassVar[dict[str, Setting]] = {
         "threshold": Setting(Ramp(0.6, 0.99), 1, 0.3, 0.999),
@@ -109,6 +109,11 @@ class LearnedStop(Controller):
         self.max_width = min(self.limits.max_branches, int(self.value("max_width")))
         self.ema: float | None = None
         self.last: float | None = None  # p at the last decision
+
+    @classmethod
+    def replay_key(cls, beta: float, limits: Limits) -> Hashable | None:
+        key = super().replay_key(beta, limits)
+        return None if key is None else (key, cls.rule)  # the rule decides too
 
     def stop_probability(self, view: View) -> float:
         """p for this decision (and the EMA moves on: call once per decision)."""

@@ -25,7 +25,7 @@ def disagrees_for(branch: BranchState, leader: str, probes: int) -> bool:
     return all(p.key != leader for p in history[-probes:])
 
 
-class ParallelProbe(Controller):
+class ParallelProbe(Controller, decides_by_settings=True):
     name = "parallel_probe"
     schedule: ClassVar[dict[str, Setting]] = {
         "cohort": Setting(Ramp(4, 16), 1, 1, 64, integer=True, geometric=True),

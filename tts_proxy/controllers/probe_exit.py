@@ -26,7 +26,7 @@ def agreeing_tail(branch: BranchState, k: int) -> ProbeRecord | None:
     return tail[-1]
 
 
-class ProbeExit(Controller):
+class ProbeExit(Controller, decides_by_settings=True):
     name = "probe_exit"
     schedule: ClassVar[dict[str, Setting]] = {
         "k": Setting(Ramp(2, 8), 1, 1, 32, integer=True, geometric=True),

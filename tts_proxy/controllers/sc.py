@@ -14,7 +14,7 @@ from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.state import View
 
 
-class SelfConsistency(Controller):
+class SelfConsistency(Controller, decides_by_settings=True):
     name = "sc"
     whole_branches = True
     schedule: ClassVar[dict[str, Setting]] = {

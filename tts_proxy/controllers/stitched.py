@@ -10,9 +10,9 @@ knob does too.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tts_proxy.actions import Action
 from tts_proxy.controllers.base import Controller, Limits
@@ -41,7 +41,7 @@ class Stitched(Controller):
 
     pieces: ClassVar[tuple[Piece, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         pieces = cls.pieces
         cls.whole_branches = bool(pieces) and all(p.controller.whole_branches for p in pieces)
@@ -61,6 +61,11 @@ class Stitched(Controller):
         super().__init__(beta, limits, rng)
         controller, local = self.piece_at(beta)
         self.inner = controller(local, limits, self.rng)
+
+    @classmethod
+    def replay_key(cls, beta: float, limits: Limits) -> Hashable | None:
+        controller, local = cls.piece_at(beta)
+        return controller.replay_key(local, limits)
 
     @property
     def rescaled(self) -> str | None:

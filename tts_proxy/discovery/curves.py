@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.discovery.environments import Environment
+from tts_proxy.replay.environment import ReplayQuestion
 from tts_proxy.replay.evaluate import Evaluation, evaluate, is_correct, ordering, replay_one
 
 # Dense at the cheap end, where one more probe changes the cost by a few percent.
@@ -82,6 +84,45 @@ class Curve:
         return best
 
 
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    """One evaluation's figures, as a point needs them."""
+
+    questions: tuple[ReplayQuestion, ...]  # held, so that the id in the key stays theirs
+    accuracy: float
+    tokens: float
+    orderings: tuple[float, ...]
+    faults: tuple[str, ...]
+
+
+class Memo:
+    """Points measured before, by what their replays depended on (``Controller.replay_key``:
+    the deciding code and the settings a beta resolves to) and on which questions, orderings
+    and seed. A beta, or another controller, that resolves to settings already measured
+    there is not replayed again: the same decisions give the same point. Least recently used
+    entries go past ``size``."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.hits = 0
+        self._entries: OrderedDict[Hashable, _Measured] = OrderedDict()
+
+    def get(self, key: Hashable) -> _Measured | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self.hits += 1
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: Hashable, measured: _Measured) -> None:
+        self._entries[key] = measured
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+MEASURED = Memo()  # this process's: discovery measures the same settings many times
+
+
 def measure(
     controller: type[Controller],
     environments: Sequence[Environment],
@@ -90,23 +131,28 @@ def measure(
     repeats: int = 16,
     seed: int = 0,
     width: int = DEFAULT_WIDTH,
+    memo: Memo | None = MEASURED,
 ) -> Curve:
-    """The controller's curve over ``betas`` on ``environments``."""
+    """The controller's curve over ``betas`` on ``environments`` (points already in ``memo``
+    are read from it)."""
+    limits = Limits(max_branches=width)
     per_env: list[tuple[str, tuple[Point, ...]]] = []
     faults: list[str] = []
     for env in environments:
         pts = []
         for beta in betas:
-            ev = evaluate(
-                controller,
-                env.questions,
-                beta,
-                limits=Limits(max_branches=width),
-                repeats=repeats,
-                seed=seed,
-            )
-            pts.append(Point(beta, ev.accuracy, ev.tokens_per_question, _by_ordering(ev)))
-            faults += ev.faults[: max(0, 3 - len(faults))]
+            behaviour = controller.replay_key(beta, limits) if memo is not None else None
+            key = None if behaviour is None else (behaviour, id(env.questions), repeats, seed)
+            got = None if key is None or memo is None else memo.get(key)
+            if got is None:
+                ev = evaluate(controller, env.questions, beta, limits=limits, repeats=repeats,
+                              seed=seed)  # fmt: skip
+                got = _Measured(env.questions, ev.accuracy, ev.tokens_per_question,
+                                _by_ordering(ev), tuple(ev.faults[:3]))  # fmt: skip
+                if key is not None and memo is not None:
+                    memo.put(key, got)
+            pts.append(Point(beta, got.accuracy, got.tokens, got.orderings))
+            faults += got.faults[: max(0, 3 - len(faults))]
         per_env.append((env.name, tuple(pts)))
     mean = tuple(
         Point(

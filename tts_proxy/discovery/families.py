@@ -101,11 +101,10 @@ def controller_class(
 ) -> type[Controller]:
     """The point's family with the point's ramps (and a learned family's fitted ``rule``),
     for in-process evaluation."""
-    family = family_class(params["family"])
-    attrs: dict[str, Any] = {"name": name, "ramps": ramps(params)}
+    data: dict[str, Any] = {"ramps": ramps(params)}
     if rule is not None:
-        attrs["rule"] = rule
-    return type(name, (family,), attrs)
+        data["rule"] = rule
+    return family_class(params["family"]).with_data(name, data)
 
 
 def builtin_params(family: str) -> dict[str, Any]:

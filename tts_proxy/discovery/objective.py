@@ -203,11 +203,31 @@ def _pareto(labels: list[_Label], score: Callable[[_Label], float]) -> list[_Lab
     """The labels no other beats on every environment (the best ``LABELS_PER_KNOT`` by
     ``score`` when more remain)."""
     labels.sort(key=lambda lab: -sum(lab.areas))
+    two = bool(labels) and len(labels[0].areas) == 2
+    kept = _front_of_two(labels) if two else _front(labels)
+    return sorted(kept, key=score, reverse=True)[:LABELS_PER_KNOT]
+
+
+def _front(labels: Sequence[_Label]) -> list[_Label]:
+    """In order, the labels that no earlier one equals or beats on every environment."""
     kept: list[_Label] = []
     for lab in labels:
         if not any(all(x >= y for x, y in zip(k.areas, lab.areas, strict=True)) for k in kept):
             kept.append(lab)
-    return sorted(kept, key=score, reverse=True)[:LABELS_PER_KNOT]
+    return kept
+
+
+def _front_of_two(labels: Sequence[_Label]) -> list[_Label]:
+    """``_front`` on two environments (the usual case: two search models) by one sweep: in
+    order of the first area falling (ties: the second falling, then as given), a label is
+    equalled or beaten by an earlier one exactly when its second area tops no earlier one's."""
+    best = -math.inf
+    kept: set[int] = set()
+    for i in sorted(range(len(labels)), key=lambda i: (-labels[i].areas[0], -labels[i].areas[1])):
+        if labels[i].areas[1] > best:
+            best = labels[i].areas[1]
+            kept.add(i)
+    return [lab for i, lab in enumerate(labels) if i in kept]
 
 
 def _best_chain(order: Sequence[Knot], span: Range, margin: float) -> list[Knot]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tts_proxy.backends.base import ProbeResult
 from tts_proxy.confidence import ConfidenceSignals
 
 
@@ -24,16 +25,19 @@ class RecordedBranch:
     # Token confidence at the end of each step, where recorded (traces with confidence on).
     confidences: tuple[ConfidenceSignals, ...] = ()
 
+    # What a probe reads after each step, built once (replay probes each many times).
+    probes: tuple[ProbeResult, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = self.probe_keys or (None,) * len(self.probe_answers)
+        pairs = zip(self.probe_answers, keys, strict=True)
+        object.__setattr__(self, "probes", tuple(ProbeResult(a, key=k) for a, k in pairs))
+
     def confidence_at(self, step: int) -> ConfidenceSignals | None:
         """The confidence after ``step + 1`` steps (the last recorded past the end)."""
         if not self.confidences:
             return None
         return self.confidences[min(step, len(self.confidences) - 1)]
-
-    def probe(self, step: int) -> tuple[str | None, str | None]:
-        """The answer a probe read after ``step + 1`` chunks, and its key (when known)."""
-        answer = self.probe_answers[step]
-        return answer, (self.probe_keys[step] if self.probe_keys else None)
 
     def tokens_of(self, first: int, steps: int | None, chunk: int) -> int:
         """What ``steps`` recorded steps from step ``first`` cost (None: the rest of the
