@@ -141,16 +141,7 @@ def measure(
     for env in environments:
         pts = []
         for beta in betas:
-            behaviour = controller.replay_key(beta, limits) if memo is not None else None
-            key = None if behaviour is None else (behaviour, id(env.questions), repeats, seed)
-            got = None if key is None or memo is None else memo.get(key)
-            if got is None:
-                ev = evaluate(controller, env.questions, beta, limits=limits, repeats=repeats,
-                              seed=seed)  # fmt: skip
-                got = _Measured(env.questions, ev.accuracy, ev.tokens_per_question,
-                                _by_ordering(ev), tuple(ev.faults[:3]))  # fmt: skip
-                if key is not None and memo is not None:
-                    memo.put(key, got)
+            got = _measured(controller, env, beta, limits, repeats, seed, memo)
             pts.append(Point(beta, got.accuracy, got.tokens, got.orderings))
             faults += got.faults[: max(0, 3 - len(faults))]
         per_env.append((env.name, tuple(pts)))
@@ -163,6 +154,29 @@ def measure(
         for i, beta in enumerate(betas)
     )
     return Curve(mean, tuple(per_env), tuple(faults))
+
+
+def _measured(
+    controller: type[Controller],
+    env: Environment,
+    beta: float,
+    limits: Limits,
+    repeats: int,
+    seed: int,
+    memo: Memo | None,
+) -> _Measured:
+    """One point's figures: from ``memo`` when it holds the same replays, else replayed."""
+    key = None
+    if memo is not None and (behaviour := controller.replay_key(beta, limits)) is not None:
+        key = (behaviour, id(env.questions), repeats, seed)
+        if (found := memo.get(key)) is not None:
+            return found
+    ev = evaluate(controller, env.questions, beta, limits=limits, repeats=repeats, seed=seed)
+    got = _Measured(env.questions, ev.accuracy, ev.tokens_per_question, _by_ordering(ev),
+                    tuple(ev.faults[:3]))  # fmt: skip
+    if memo is not None and key is not None:
+        memo.put(key, got)
+    return got
 
 
 def _by_ordering(ev: Evaluation) -> tuple[float, ...]:
