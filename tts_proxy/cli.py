@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the built-in families the parameter search may choose (default: "
                      "all)")  # fmt: skip
     dis.add_argument("--workers", type=int, default=1,
-                     help="processes running trials on the storage")  # fmt: skip
+                     help="processes running trials on the storage and measuring the "
+                     "references, finalists and report (the same figures as one)")  # fmt: skip
     dis.add_argument("--no-learned", dest="learned", action="store_false",
                      help="do not fit and propose the learned stopping rule")  # fmt: skip
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",

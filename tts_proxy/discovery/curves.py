@@ -135,25 +135,56 @@ def measure(
 ) -> Curve:
     """The controller's curve over ``betas`` on ``environments`` (points already in ``memo``
     are read from it)."""
+    return combine(
+        [measure_environment(controller, env, betas, repeats=repeats, seed=seed, width=width,
+                             memo=memo) for env in environments],
+        betas,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentPoints:
+    """A controller's points on one environment, and up to three of its faults there."""
+
+    name: str
+    points: tuple[Point, ...]
+    faults: tuple[str, ...]
+
+
+def measure_environment(
+    controller: type[Controller],
+    env: Environment,
+    betas: Sequence[float],
+    *,
+    repeats: int,
+    seed: int,
+    width: int,
+    memo: Memo | None = MEASURED,
+) -> EnvironmentPoints:
+    """The controller's points over ``betas`` on one environment."""
     limits = Limits(max_branches=width)
-    per_env: list[tuple[str, tuple[Point, ...]]] = []
+    pts = []
     faults: list[str] = []
-    for env in environments:
-        pts = []
-        for beta in betas:
-            got = _measured(controller, env, beta, limits, repeats, seed, memo)
-            pts.append(Point(beta, got.accuracy, got.tokens, got.orderings))
-            faults += got.faults[: max(0, 3 - len(faults))]
-        per_env.append((env.name, tuple(pts)))
+    for beta in betas:
+        got = _measured(controller, env, beta, limits, repeats, seed, memo)
+        pts.append(Point(beta, got.accuracy, got.tokens, got.orderings))
+        faults += got.faults[: max(0, 3 - len(faults))]
+    return EnvironmentPoints(env.name, tuple(pts), tuple(faults))
+
+
+def combine(per_env: Sequence[EnvironmentPoints], betas: Sequence[float]) -> Curve:
+    """One curve from a controller's points on each environment: each point the mean over
+    the environments (each weighs the same)."""
     mean = tuple(
         Point(
             beta,
-            sum(pts[i].accuracy for _, pts in per_env) / len(per_env),
-            sum(pts[i].tokens for _, pts in per_env) / len(per_env),
+            sum(e.points[i].accuracy for e in per_env) / len(per_env),
+            sum(e.points[i].tokens for e in per_env) / len(per_env),
         )
         for i, beta in enumerate(betas)
     )
-    return Curve(mean, tuple(per_env), tuple(faults))
+    faults = [f for e in per_env for f in e.faults][:3]
+    return Curve(mean, tuple((e.name, e.points) for e in per_env), tuple(faults))
 
 
 def _measured(

@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
-from tts_proxy.discovery import families, objective, shipping, trials
+from tts_proxy.discovery import families, objective, shipping, trials, workers
 from tts_proxy.discovery.agent import AgentProposer
-from tts_proxy.discovery.curves import REPORT_BETAS, SEARCH_BETAS, Curve, measure
+from tts_proxy.discovery.curves import REPORT_BETAS, SEARCH_BETAS, Curve
 from tts_proxy.discovery.environments import Split
 from tts_proxy.discovery.history import History, HistoryError, Reference, Setup
 from tts_proxy.discovery.proposers import (
@@ -99,7 +100,6 @@ class Discovery:
         self.options = options
         self.agent = agent
         self.clock = clock
-        self.registry = ControllerRegistry()
         self._started = clock()
 
     def setup(self) -> Setup:
@@ -114,8 +114,15 @@ class Discovery:
         """Search, then ship the winner and its report; returns the report."""
         o = self.options
         history = History(o.history_path, self.setup())
-        refs = self.references(history)
-        proposers = self._proposers(history)
+        with closing(workers.measurer(o.workers)) as measurer:
+            refs = self.references(history, measurer)
+            self._search(history, refs, measurer)
+            log.info("discovery: shipping (finalists and built-ins measured on fresh orderings)")
+            return self.ship(history, measurer)
+
+    def _search(self, history: History, refs: dict[str, Curve], measurer: workers.Measurer) -> None:
+        o = self.options
+        proposers = self._proposers(history, measurer)
         try:
             for number in tqdm(range(history.rounds_done, o.rounds),
                                desc="discover: search rounds", unit="round"):  # fmt: skip
@@ -128,23 +135,23 @@ class Discovery:
         finally:
             for proposer in proposers:
                 proposer.close()
-        log.info("discovery: shipping (finalists and built-ins measured on fresh orderings)")
-        return self.ship(history)
 
-    def ship(self, history: History) -> dict[str, Any]:
+    def ship(self, history: History, measurer: workers.Measurer) -> dict[str, Any]:
         """Measure the finalists again, choose, render, report."""
         s = self.options.shipping()
-        refs = self.references(history, final=True)
-        finals = shipping.measure_finalists(history, self.split, s, refs)
+        refs = self.references(history, measurer, final=True)
+        finals = shipping.measure_finalists(history, self.split, s, refs, measurer)
         if not finals:
             raise ValueError("no candidate was accepted; see the history file for reasons")
         choice = shipping.choose(history, finals, refs, s)
         chunk = self.split.search[0].questions[0].chunk_tokens  # the recording's probe spacing
         path = shipping.render(choice, history, self.split, s, chunk)
         model = None if self.agent is None else self.agent.model
-        return shipping.report(path, choice, history, self.split, s, finals, model)
+        return shipping.report(path, choice, history, self.split, s, finals, model, measurer)
 
-    def references(self, history: History, *, final: bool = False) -> dict[str, Curve]:
+    def references(
+        self, history: History, measurer: workers.Measurer, *, final: bool = False
+    ) -> dict[str, Curve]:
         """Every built-in's curve on the search set at every report beta: on the search's
         orderings, to value candidates, or (``final``) on the finalists' many fresh ones.
 
@@ -154,17 +161,22 @@ class Discovery:
         four times dearer, are measured once and then read from the history."""
         o = self.options
         repeats, seed = (o.final_repeats, o.final_seed) if final else (o.repeats, o.seed)
+        recorded = {name: history.reference(name, final=final, repeats=repeats)
+                    for name in BUILTINS}  # fmt: skip
+        todo = [name for name, r in recorded.items() if not (final and r is not None)]
+        tasks = [workers.Task(partial(workers.builtin, name), self.split.search, REPORT_BETAS,
+                              repeats, seed, o.width) for name in todo]  # fmt: skip
+        measured = dict(zip(todo, measurer.curves(tasks), strict=True))
         refs: dict[str, Curve] = {}
         for name in BUILTINS:
-            recorded = history.reference(name, final=final, repeats=repeats)
-            if final and recorded is not None:
-                refs[name] = recorded.curve
+            done, curve = recorded[name], measured.get(name)
+            if curve is None:
+                assert done is not None
+                refs[name] = done.curve
                 continue
-            curve = measure(self.registry.get(name), self.split.search, REPORT_BETAS,
-                            repeats=repeats, seed=seed, width=o.width)  # fmt: skip
-            if recorded is None:
+            if done is None:
                 history.add(Reference(name=name, final=final, repeats=repeats, curve=curve))
-            elif recorded.curve.to_json() != curve.to_json():
+            elif done.curve.to_json() != curve.to_json():
                 raise HistoryError(
                     f"{history.path} was measured by other code: built-in {name!r} now "
                     "scores differently on the same data; give --history a new file"
@@ -172,13 +184,14 @@ class Discovery:
             refs[name] = curve
         return refs
 
-    def _proposers(self, history: History) -> list[Proposer]:
+    def _proposers(self, history: History, measurer: workers.Measurer) -> list[Proposer]:
         o = self.options
         url = trials.storage_url(o.storage, o.reports, o.name)
         study = trials.study_name(o.name, self.setup().model_dump(by_alias=True))
         search: list[Proposer] = [ParameterSearch(
             history, self.split.search, url=url, study=study, seed=o.seed, repeats=o.repeats,
-            width=o.width, trials_per_round=o.trials, workers=o.workers, families=o.families,
+            width=o.width, trials_per_round=o.trials, families=o.families,
+            pool=measurer if isinstance(measurer, workers.Processes) else 1,
             anchors=[a for a in ANCHORS if a["family"] in o.families],
         )]  # fmt: skip
         if o.learned:

@@ -3,7 +3,7 @@
 A proposer turns one round into candidates measured on the search set, each valued by the one
 objective (``objective.gain``) against the built-ins' curves, and recorded in the history. The
 parameter search runs optuna trials over every family's schedule (``families``), starting from
-the anchors, in ``workers`` processes on a shared storage (``trials``); the agent is briefed
+the anchors, in the run's worker processes on a shared storage (``trials``); the agent is briefed
 as in the AutoTTS paper -- the controller interface, the best candidates with their curves,
 execution traces of the best one's failures, the gate's reasons for rejections -- and its file
 passes the gate and is measured in the OS sandbox only (``controllers.gate``).
@@ -24,7 +24,7 @@ from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller
 from tts_proxy.controllers.gate import check_file
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
-from tts_proxy.discovery import families, learning, objective, trials
+from tts_proxy.discovery import families, learning, objective, trials, workers
 from tts_proxy.discovery.agent import AgentContext, AgentError, AgentProposer
 from tts_proxy.discovery.agent import Candidate as Shown
 from tts_proxy.discovery.curves import Curve, failure_traces, measure
@@ -119,7 +119,7 @@ class ParameterSearch:
         repeats: int,
         width: int,
         trials_per_round: int,
-        workers: int,
+        pool: int | workers.Processes,
         families: tuple[str, ...],
         anchors: Sequence[dict[str, Any]],
     ) -> None:
@@ -127,8 +127,7 @@ class ParameterSearch:
         self.search = search
         self.url, self.study_name, self.seed = url, study, seed
         self.repeats, self.width = repeats, width
-        self.trials, self.workers, self.families = trials_per_round, workers, families
-        self._pool: trials.Workers | None = None
+        self.trials, self.pool, self.families = trials_per_round, pool, families
         self.anchors = [trials.params_key(a) for a in anchors]
         self.study = trials.open_study(url, study, seed)
         self._seed_study(anchors)
@@ -164,15 +163,11 @@ class ParameterSearch:
             repeats=self.repeats, width=self.width, trials=self.trials, round=round_.number,
             deadline=round_.deadline, families=self.families,
         )  # fmt: skip
-        if self.workers > 1 and self._pool is None:
-            self._pool = trials.Workers(self.workers, self.search)
-        trials.run_round(job, self._pool or self.workers, self.search)
+        trials.run_round(job, self.pool, self.search)
         return self._import()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        return None  # the pool is the run's
 
     def _import(self) -> list[Candidate]:
         """Every finished trial in the storage -- this run's, another worker's or another

@@ -12,6 +12,7 @@ import datetime
 import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from tts_proxy.controllers.document import Calibration, build, load_document, wr
 from tts_proxy.controllers.gate import check_file
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, objective, stitch
-from tts_proxy.discovery.curves import REPORT_BETAS, Curve, compare, measure
+from tts_proxy.discovery.curves import REPORT_BETAS, Curve, compare
 from tts_proxy.discovery.environments import Split
 from tts_proxy.discovery.history import Candidate, History, Measurement
 from tts_proxy.discovery.proposers import class_of, evaluation
 from tts_proxy.discovery.report import comparison, plot, write_report
+from tts_proxy.discovery.workers import Measurer, Task, builtin
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class Choice:
 
 
 def measure_finalists(
-    history: History, split: Split, s: Shipping, refs: dict[str, Curve]
+    history: History, split: Split, s: Shipping, refs: dict[str, Curve], measurer: Measurer
 ) -> list[Candidate]:
     """The best few by value, and the anchors and the learned rule that added anything,
     measured again on the search set at every report beta (a winner picked on seven betas may
@@ -73,25 +75,35 @@ def measure_finalists(
     best = history.ranked()[: s.finalists]
     always = [c for c in history.candidates
               if c.proposer in ("anchor", "learned") and c.ok and (c.value or 0.0) > 0]  # fmt: skip
+    chosen = best + [a for a in always if a not in best]
+    measured = history.measurements
+    todo = {c.id for c in chosen
+            if c.id not in measured or measured[c.id].repeats != s.final_repeats}  # fmt: skip
+    data = [c for c in chosen if c.id in todo and c.is_data]
+    tasks = [Task(partial(data_class, c.model_copy(update={"curve": None})), split.search,
+                  REPORT_BETAS, s.final_repeats, s.final_seed, s.width) for c in data]  # fmt: skip
+    dense = dict(zip((c.id for c in data), measurer.curves(tasks), strict=True))
     finals = []
-    for c in best + [a for a in always if a not in best]:
-        done = history.measurements.get(c.id)
-        if done is None or done.repeats != s.final_repeats:
-            curve = _dense_curve(c, split, s)
+    for c in chosen:
+        if c.id in todo:
+            curve = dense[c.id] if c.is_data else _sandboxed_curve(c, split, s)
             if curve is None:
                 continue  # an agent file that no longer passes the gate
-            done = Measurement(id=c.id, repeats=s.final_repeats, curve=curve,
-                               value=objective.gain(curve, refs))  # fmt: skip
-            history.add(done)
+            history.add(Measurement(id=c.id, repeats=s.final_repeats, curve=curve,
+                                    value=objective.gain(curve, refs)))  # fmt: skip
         finals.append(c)
     return sorted(finals, key=lambda c: -history.measurements[c.id].value)
 
 
-def _dense_curve(c: Candidate, split: Split, s: Shipping) -> Curve | None:
+def data_class(c: Candidate) -> type[Controller]:
+    """A data candidate's controller class (``Task.controller``: a worker makes it)."""
     cls = class_of(c)
-    if cls is not None:
-        return measure(cls, split.search, REPORT_BETAS, repeats=s.final_repeats,
-                       seed=s.final_seed, width=s.width)  # fmt: skip
+    assert cls is not None, "an agent's file runs only in the sandbox"
+    return cls
+
+
+def _sandboxed_curve(c: Candidate, split: Split, s: Shipping) -> Curve | None:
+    """An agent file's dense curve, measured in the sandbox (None: it fails the gate now)."""
     assert c.path is not None
     task = evaluation(split.search, REPORT_BETAS, s.final_repeats, s.final_seed, s.width)
     result = check_file(Path(c.path), data=[split.search[0].path], evaluate=task,
@@ -201,15 +213,31 @@ def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str
     return "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs) + "\n"
 
 
-def held_out_curve(path: Path, choice: Choice, split: Split, s: Shipping) -> Curve:
+def shipped_class(path: Path, name: str) -> type[Controller]:
+    """The controller a shipped document describes, as the proxy would build it."""
+    doc = load_document(path)
+    return build(doc.controller, name, doc.calibrated)
+
+
+def held_out_curves(
+    path: Path, choice: Choice, split: Split, s: Shipping, measurer: Measurer
+) -> tuple[Curve, dict[str, Curve]]:
     """The shipped controller's curve on the held-out set (at the report betas and its
-    knots, its natural operating points)."""
-    betas = sorted(set(REPORT_BETAS) | set(stitch.positions(choice.knots)))
+    knots, its natural operating points), and every built-in's at the report betas."""
+    betas = tuple(sorted(set(REPORT_BETAS) | set(stitch.positions(choice.knots))))
+    builtins = [Task(partial(builtin, name), split.held_out, REPORT_BETAS, s.report_repeats,
+                     s.seed, s.width) for name in objective.BUILTINS]  # fmt: skip
     if path.suffix == ".json":
-        doc = load_document(path)
-        shipped = build(doc.controller, s.name, doc.calibrated)
-        return measure(shipped, split.held_out, betas, repeats=s.report_repeats, seed=s.seed,
-                       width=s.width)  # fmt: skip
+        shipped = Task(partial(shipped_class, path, s.name), split.held_out, betas,
+                       s.report_repeats, s.seed, s.width)  # fmt: skip
+        candidate, *curves = measurer.curves([shipped, *builtins])
+    else:
+        candidate = _sandboxed_held_out(path, betas, split, s)
+        curves = measurer.curves(builtins)
+    return candidate, dict(zip(objective.BUILTINS, curves, strict=True))
+
+
+def _sandboxed_held_out(path: Path, betas: Sequence[float], split: Split, s: Shipping) -> Curve:
     task = evaluation(split.held_out, betas, s.report_repeats, s.seed, s.width)
     result = check_file(path, data=[split.search[0].path], evaluate=task, limits=s.sandbox)
     if not result.ok:
@@ -220,17 +248,11 @@ def held_out_curve(path: Path, choice: Choice, split: Split, s: Shipping) -> Cur
 
 def report(
     path: Path, choice: Choice, history: History, split: Split, s: Shipping,
-    finals: Sequence[Candidate], agent_model: str | None,
+    finals: Sequence[Candidate], agent_model: str | None, measurer: Measurer,
 ) -> dict[str, Any]:  # fmt: skip
     """Measure the shipped controller and every built-in on the held-out set; write the
     report and its plot; return the report."""
-    candidate = held_out_curve(path, choice, split, s)
-    registry = ControllerRegistry()
-    builtins = {
-        name: measure(registry.get(name), split.held_out, REPORT_BETAS,
-                      repeats=s.report_repeats, seed=s.seed, width=s.width)
-        for name in objective.BUILTINS
-    }  # fmt: skip
+    candidate, builtins = held_out_curves(path, choice, split, s, measurer)
     per_env = {}
     for env, pts in candidate.per_environment:
         env_refs = {n: Curve(dict(c.per_environment)[env]) for n, c in builtins.items()}

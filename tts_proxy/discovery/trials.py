@@ -15,15 +15,14 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from tts_proxy.discovery import families, objective
+from tts_proxy.discovery import families, objective, workers
 from tts_proxy.discovery.curves import SEARCH_BETAS, Curve, measure
 from tts_proxy.discovery.environments import Environment, load_environment
 
@@ -113,38 +112,14 @@ def run_trials(job: Job, environments: Sequence[Environment] | None = None) -> i
     return done
 
 
-class Workers:
-    """``n`` spawned processes that load the search set once and run trials round after round
-    (spawning and loading per round would cost more than a round's trials save)."""
-
-    def __init__(self, n: int, environments: Sequence[Environment]) -> None:
-        self.n = n
-        spec = tuple((str(e.path), e.indices) for e in environments)
-        self._pool = ProcessPoolExecutor(
-            n, mp_context=get_context("spawn"), initializer=_load, initargs=(spec,)
-        )
-
-    def run(self, jobs: Sequence[Job]) -> int:
-        return sum(self._pool.map(_run_loaded, jobs))
-
-    def close(self) -> None:
-        self._pool.shutdown()
-
-
-_LOADED: list[Environment] = []  # a worker process's search set (``Workers``' initializer)
-
-
-def _load(spec: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
-    _LOADED[:] = [load_environment(Path(p), idx) for p, idx in spec]
-
-
 def _run_loaded(job: Job) -> int:
-    return run_trials(job, _LOADED)
+    """``run_trials`` in a worker process, on the environments it keeps loaded."""
+    return run_trials(job, [workers.loaded(spec) for spec in job.environments])
 
 
-def run_round(job: Job, workers: int | Workers, environments: Sequence[Environment]) -> int:
-    """The round's trials: in this process, or shared out over ``workers`` processes (a
-    count: spawned for this round; ``Workers``: kept across rounds).
+def run_round(job: Job, pool: int | workers.Processes, environments: Sequence[Environment]) -> int:
+    """The round's trials: in this process, or shared out over worker processes (a count:
+    spawned for this round; ``Processes``: the run's).
 
     Queued trials (the anchors) run here first: handing one queued trial to exactly one
     worker needs row locks, which SQLite does not have."""
@@ -153,16 +128,13 @@ def run_round(job: Job, workers: int | Workers, environments: Sequence[Environme
     first = min(len(queued), job.trials)
     done = run_trials(replace(job, trials=first), environments) if first else 0
     rest = job.trials - first
-    n = workers.n if isinstance(workers, Workers) else workers
+    n = pool.n if isinstance(pool, workers.Processes) else pool
     if rest <= 0 or n <= 1:
         return done + (run_trials(replace(job, trials=rest), environments) if rest > 0 else 0)
     shares = [rest // n + (i < rest % n) for i in range(n)]
     jobs = [replace(job, sampler_seed=job.sampler_seed + i, trials=share)
             for i, share in enumerate(shares) if share]  # fmt: skip
-    if isinstance(workers, Workers):
-        return done + workers.run(jobs)
-    pool = Workers(len(jobs), environments)
-    try:
-        return done + pool.run(jobs)
-    finally:
-        pool.close()
+    if isinstance(pool, workers.Processes):
+        return done + sum(pool.map(_run_loaded, jobs))
+    with closing(workers.Processes(len(jobs))) as spawned:
+        return done + sum(spawned.map(_run_loaded, jobs))
