@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
@@ -39,6 +40,15 @@ class Continue:
 
     def __repr__(self) -> str:
         return f"Continue(branch={self.branch}{_flags(self.to_end, self.probe)})"
+
+
+@functools.lru_cache(maxsize=1024)
+def continue_and_probe(branch: int) -> Continue:
+    """``Continue(branch, probe=True)``, the step probing controllers ask for every round, made
+    once per branch: actions are frozen, so one object serves every round of every search
+    (replay asks for millions, and building a frozen dataclass is most of a round's cost).
+    """
+    return Continue(branch, probe=True)
 
 
 @dataclass(frozen=True, slots=True)

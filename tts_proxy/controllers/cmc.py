@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
+from tts_proxy.actions import Action, Answer, Branch, Continue, Prune, continue_and_probe
 from tts_proxy.controllers.asc import leader_probability
 from tts_proxy.controllers.base import Controller, Limits, Ramp, Setting, unprobed
 from tts_proxy.controllers.probe_exit import agreeing_tail
@@ -181,7 +181,7 @@ class ConfidenceMomentum(Controller, decides_by_settings=True):
             )
         actions += self._depth(view, leader, pruned)
         if not any(isinstance(a, Continue | Branch) for a in actions):
-            actions += [Continue(b.id, probe=True) for b in active if b.id not in pruned]
+            actions += [continue_and_probe(b.id) for b in active if b.id not in pruned]
         return actions or [Answer()]
 
     def _abandon(self, view: View, leader: str) -> list[Action]:
@@ -203,7 +203,7 @@ class ConfidenceMomentum(Controller, decides_by_settings=True):
             leader = probe_votes.most_common(1)[0][0] if probe_votes else None
         everyone = leader is None or self._steps % self.settings.lag == 0
         return [
-            Continue(b.id, probe=True)
+            continue_and_probe(b.id)
             for b in view.active
             if b.id not in pruned and (everyone or b.current_key == leader)
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tts_proxy.actions import Action, Answer, Branch, Continue
+from tts_proxy.actions import Action, Answer, Branch, continue_and_probe
 from tts_proxy.controllers.base import Controller, unprobed
 from tts_proxy.state import View, majority
 
@@ -26,7 +26,7 @@ class Explore(Controller, decides_by_settings=True):
         probes = unprobed(view)
         if probes:
             return probes
-        return [Continue(b.id, probe=True) for b in active] or [Answer()]
+        return [continue_and_probe(b.id) for b in active] or [Answer()]
 
     def aggregate(self, view: View) -> str | None:
         return majority((b.answer, b.key) for b in view.branches if b.finished)

@@ -22,7 +22,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tts_proxy.actions import Action, Answer, Branch, Continue
+from tts_proxy.actions import Action, Answer, Branch, continue_and_probe
 from tts_proxy.controllers.base import Controller, Limits, Ramp, Setting, unprobed
 from tts_proxy.controllers.cmc import confidence
 from tts_proxy.state import BranchState, View
@@ -140,5 +140,5 @@ class LearnedStop(Controller, decides_by_settings=True):
         if (stalled or not active) and width < self.max_width and view.can_branch > 0:
             more = min(int(self.value("widen_by")), self.max_width - width, view.can_branch)
             actions.append(Branch(more, probe=True))
-        actions += [Continue(b.id, probe=True) for b in active]
+        actions += [continue_and_probe(b.id) for b in active]
         return actions or [Answer()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Prune
+from tts_proxy.actions import Action, Answer, Branch, Prune, continue_and_probe
 from tts_proxy.controllers.base import Controller, Ramp, Setting, unprobed
 from tts_proxy.state import BranchState, View
 
@@ -61,5 +61,5 @@ class ParallelProbe(Controller, decides_by_settings=True):
             deviants = [b for b in active if disagrees_for(b, leader, self.patience)]
             prunes = [Prune(b.id) for b in deviants[: max(0, prunable)]]
             pruned = {p.branch for p in prunes}
-            return [*prunes, *(Continue(b.id, probe=True) for b in active if b.id not in pruned)]
-        return [Continue(b.id, probe=True) for b in active]
+            return [*prunes, *(continue_and_probe(b.id) for b in active if b.id not in pruned)]
+        return [continue_and_probe(b.id) for b in active]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from tts_proxy.actions import Action, Answer, Branch, Continue, Probe
+from tts_proxy.actions import Action, Answer, Branch, Probe, continue_and_probe
 from tts_proxy.controllers.base import Controller, Ramp, Setting
 from tts_proxy.state import BranchState, ProbeRecord, View
 
@@ -50,5 +50,5 @@ class ProbeExit(Controller, decides_by_settings=True):
             agreed = agreeing_tail(b, self.k)
             if agreed is not None:
                 return [Answer(agreed.answer)]
-            actions.append(Continue(b.id, probe=True))
+            actions.append(continue_and_probe(b.id))
         return actions or [Answer()]
