@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from tts_proxy.beta import parse_beta
 from tts_proxy.controllers.document import Family
-from tts_proxy.errors import TTSProxyError
+from tts_proxy.errors import TTSProxyError, WorkerLostError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -279,7 +279,7 @@ def _discover(args: argparse.Namespace) -> int:
         options.families = tuple(args.families)
     try:
         report = Discovery(split, options, agent).run()
-    except ValueError as exc:
+    except (ValueError, WorkerLostError) as exc:
         print(f"tts-proxy discover: {exc}", file=sys.stderr)
         return 1
     verdict = report["held_out"]["comparison"]

@@ -80,3 +80,8 @@ class ReplayDataError(TTSProxyError):
 class PlanError(TTSProxyError):
     """A workflow plan that cannot be served or searched: unreadable, invalid, or naming a
     model, controller or stage that is not there."""
+
+
+class WorkerLostError(TTSProxyError):
+    """A discovery worker process died mid-task (killed, or out of memory): the run stops,
+    and what its history holds is kept for the next run to resume from."""

@@ -1,14 +1,19 @@
-"""Where replays run: worker processes measure exactly what this process does, and a run
-with two workers ships from a history exactly what a run with one does."""
+"""Where replays run: worker processes measure exactly what this process does, a run with two
+workers ships from a history exactly what a run with one does, and a worker's death is an
+error that says what to do."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from tests.discovery.conftest import two_models
+from tts_proxy.controllers.base import Controller
 from tts_proxy.discovery import families
 from tts_proxy.discovery.curves import REPORT_BETAS
 from tts_proxy.discovery.environments import load_environment, split_environments
@@ -16,6 +21,7 @@ from tts_proxy.discovery.history import Candidate
 from tts_proxy.discovery.loop import DiscoverOptions, Discovery
 from tts_proxy.discovery.shipping import data_class
 from tts_proxy.discovery.workers import InProcess, Processes, Task, builtin
+from tts_proxy.errors import WorkerLostError
 
 
 def test_worker_processes_measure_the_same_curves_as_this_process(tmp_path: Path) -> None:
@@ -69,3 +75,17 @@ def test_two_workers_ship_from_a_history_what_one_worker_ships(tmp_path: Path) -
     shutil.copy(one.reports / "discovered.optuna.db", two.reports / "discovered.optuna.db")
     Discovery(split, two).run()
     assert shipped(tmp_path / "two") == shipped(tmp_path / "one")
+
+
+def _dies() -> type[Controller]:
+    os._exit(3)  # as a worker killed mid-task
+
+
+def test_a_worker_that_dies_mid_task_stops_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    envs = tuple(load_environment(p) for p in two_models(tmp_path))
+    pool = Processes(2)
+    try:
+        with pytest.raises(WorkerLostError, match="resume from the history"):
+            pool.curves([Task(_dies, envs, (0.0,), 1, 0, 16)])
+    finally:
+        pool.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -23,6 +24,7 @@ from tts_proxy.controllers import builtin_controllers
 from tts_proxy.controllers.base import Controller
 from tts_proxy.discovery.curves import Curve, EnvironmentPoints, combine, measure_environment
 from tts_proxy.discovery.environments import Environment, load_environment
+from tts_proxy.errors import WorkerLostError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,7 +67,7 @@ class Task:
 
 
 class Measurer(Protocol):
-    """Measures curves, and runs functions of the search (``map``) where its replays run."""
+    """Measures curves: each task's, in the order given."""
 
     def curves(self, tasks: Sequence[Task]) -> list[Curve]: ...
 
@@ -97,7 +99,13 @@ class Processes:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``fn`` over ``items`` in the processes (``fn`` and the items must pickle)."""
-        return list(self._pool.map(fn, items))
+        try:
+            return list(self._pool.map(fn, items))
+        except BrokenProcessPool as exc:
+            raise WorkerLostError(
+                "a discovery worker process died (killed, or out of memory); run the same "
+                "command again to resume from the history"
+            ) from exc
 
     def curves(self, tasks: Sequence[Task]) -> list[Curve]:
         units = [(t, spec_of(env)) for t in tasks for env in t.environments]
