@@ -178,10 +178,8 @@ def controllers_of(
     for k in knots:
         if isinstance(k.source, str):
             out[k.source] = registry.get(k.source)
-        else:
-            cls = class_of(history.candidate(k.source))
-            assert cls is not None  # agent files are never knots
-            out[k.source] = cls
+        else:  # agent files are never knots
+            out[k.source] = data_class(history.candidate(k.source))
     return out
 
 
