@@ -12,6 +12,7 @@ keeps it for the run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -49,7 +50,12 @@ def loaded(spec: EnvironmentSpec) -> Environment:
 
 def builtin(name: str) -> type[Controller]:
     """A built-in controller by name (for ``Task.controller``: ``partial(builtin, "sc")``)."""
-    return builtin_controllers()[name]
+    return _builtins()[name]
+
+
+@functools.cache
+def _builtins() -> dict[str, type[Controller]]:
+    return builtin_controllers()  # scans the package's modules: once per process
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +114,8 @@ class Processes:
             ) from exc
 
     def curves(self, tasks: Sequence[Task]) -> list[Curve]:
-        units = [(t, spec_of(env)) for t in tasks for env in t.environments]
-        measured = iter(self.map(_measure_unit, [(_bare(t), spec) for t, spec in units]))
+        units = [(_bare(t), spec_of(env)) for t in tasks for env in t.environments]
+        measured = iter(self.map(_measure_unit, units))
         return [combine([next(measured) for _ in t.environments], t.betas) for t in tasks]
 
     def close(self) -> None:
