@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tts_proxy.controllers import ControllerRegistry, Trust
-from tts_proxy.controllers.base import Limits
+from tts_proxy.controllers import ControllerRegistry, Trust, load_controller_file
+from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.controllers.cmc import ConfidenceMomentum
 from tts_proxy.controllers.document import (
     ControllerDocument,
@@ -19,8 +21,12 @@ from tts_proxy.controllers.document import (
     write_document,
 )
 from tts_proxy.controllers.probe_exit import ProbeExit
+from tts_proxy.controllers.remote import RemoteController
 from tts_proxy.controllers.stitched import Stitched
+from tts_proxy.controllers.trust import TrustList
 from tts_proxy.errors import ControllerLoadError
+from tts_proxy.replay.evaluate import evaluate
+from tts_proxy.replay.synthetic import synthetic_question
 
 CMC_RAMPS = {k: {"lo": r.lo, "hi": r.hi, "geometric": r.geometric}
              for k, r in ConfidenceMomentum.ramps.items()}  # fmt: skip
@@ -84,6 +90,9 @@ def spending_less() -> dict[str, object]:
         ({**GOOD, "controller": {"kind": "family", "family": "os.system"}}, "family"),
         ({**GOOD, "controller": {"kind": "family", "family": "sc", "ramps": CMC_RAMPS}}, "ramps"),
         ({**GOOD, "schema": "tts-controller/9"}, "schema"),
+        (one_piece({"kind": "file", "path": "../up/evil.py", "sha256": "0" * 64}), "path"),
+        (one_piece({"kind": "file", "path": "/etc/evil.py", "sha256": "0" * 64}), "path"),
+        (one_piece({"kind": "file", "path": "mine_files/a.py", "sha256": "beef"}), "sha256"),
     ],
 )
 def test_a_document_outside_the_schema_is_refused_with_the_reason(
@@ -137,3 +146,98 @@ def test_a_calibrated_document_scales_branch_counts_to_the_request_and_says_so(
     assert note is not None and "64" in note and "8" in note
     # Uncalibrated built-ins have no note: their schedule is their definition at any width.
     assert ConfidenceMomentum(1.0, Limits(max_branches=8)).rescaled is None
+
+
+# A controller file (as an agent might write one) that discovery stitched into a document.
+WAVES = """
+from tts_proxy.actions import Answer, Branch, Continue
+from tts_proxy.controllers.base import Controller, interpolate
+
+
+class Waves(Controller):
+    name = "waves"
+
+    def decide(self, view):
+        running = [Continue(b.id, to_end=True) for b in view.active]
+        if running:
+            return running
+        room = min(1 + round(interpolate(0, 5, self.beta)) - len(view.branches), view.can_branch)
+        return [Branch(room, to_end=True)] if room > 0 else [Answer()]
+"""
+QUESTIONS = [synthetic_question(s) for s in range(6)]
+
+
+def with_file_piece(folder: Path, source: str = WAVES, pinned: str = WAVES) -> Path:
+    """``mine.json``: probe_exit up to beta 0.5, then the file ``mine_files/waves.py``."""
+    (folder / "mine_files").mkdir(exist_ok=True)
+    (folder / "mine_files" / "waves.py").write_text(source)
+    sha = hashlib.sha256(pinned.encode()).hexdigest()
+    doc = stitched([
+        {"start": 0.0, "end": 0.5, "lo": 0.0, "hi": 1.0,
+         "controller": {"kind": "family", "family": "probe_exit"}},
+        {"start": 0.5, "end": 1.0, "lo": 0.0, "hi": 1.0,
+         "controller": {"kind": "file", "path": "mine_files/waves.py", "sha256": sha}},
+    ])  # fmt: skip
+    (folder / "mine.json").write_text(json.dumps(doc))
+    return folder / "mine.json"
+
+
+def decides_as_the_file_does(served: type[Controller], folder: Path) -> None:
+    (file,) = load_controller_file(folder / "mine_files" / "waves.py")  # in process, as written
+    for beta, local in ((0.75, 0.5), (1.0, 1.0)):
+        here, there = evaluate(file, QUESTIONS, local), evaluate(served, QUESTIONS, beta)
+        assert [e.answer for e in there.episodes] == [e.answer for e in here.episodes]
+        assert there.tokens_per_question == here.tokens_per_question
+
+
+def test_a_file_piece_runs_only_through_the_registry(tmp_path: Path) -> None:
+    doc = load_document(with_file_piece(tmp_path))
+    with pytest.raises(ControllerLoadError, match="load the document through the registry"):
+        build(doc.controller, doc.name)
+
+
+def test_a_trusted_file_piece_runs_in_process_as_the_file_does(tmp_path: Path) -> None:
+    with_file_piece(tmp_path)
+    trust = TrustList(frozenset({hashlib.sha256(WAVES.encode()).hexdigest()}))
+    registry = ControllerRegistry([tmp_path], trust=trust)
+    (served,) = [f for f in registry.files if f.path.endswith("mine.json")]
+    assert served.trust is Trust.TRUSTED  # served as its least trusted piece
+    assert "waves" not in registry  # the piece's folder is not served on its own
+    cls = registry.get("mine")
+    assert issubclass(cls, Stitched) and cls.piece_at(0.25)[0] is ProbeExit
+    decides_as_the_file_does(cls, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("source", "untrusted", "why"),
+    [
+        (WAVES + "# changed after it was measured\n", "sandbox", "not the bytes the document pins"),
+        (None, "sandbox", "unreadable"),
+        (WAVES, "refuse", "not in the trust list"),
+    ],
+)
+def test_a_file_piece_that_is_not_what_was_pinned_or_allowed_refuses_the_document(
+    tmp_path: Path, source: str | None, untrusted: str, why: str
+) -> None:
+    path = with_file_piece(tmp_path, source or WAVES)
+    if source is None:
+        (tmp_path / "mine_files" / "waves.py").unlink()
+    registry = ControllerRegistry([tmp_path], untrusted=untrusted)  # type: ignore[arg-type]
+    assert "mine" not in registry
+    assert why in registry.errors[str(path)]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_an_untrusted_file_piece_is_gated_and_decides_from_the_sandbox(tmp_path: Path) -> None:
+    with_file_piece(tmp_path)
+    registry = ControllerRegistry([tmp_path])
+    (served,) = registry.files
+    assert served.trust is Trust.SANDBOXED, registry.errors
+    cls = registry.get("mine")
+    assert issubclass(cls, Stitched)
+    piece = cls.piece_at(0.75)[0]
+    assert issubclass(piece, RemoteController)
+    decides_as_the_file_does(cls, tmp_path)
+    registry.close()
+    assert piece.sandboxed.closed  # its worker stops with the document

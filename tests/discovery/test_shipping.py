@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from tests.controllers.test_document import WAVES
+from tests.discovery.conftest import two_models
+from tts_proxy.controllers import controllers_in_source
+from tts_proxy.controllers.document import FileSpec, load_document
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
-from tts_proxy.discovery.curves import Curve, Point
+from tts_proxy.discovery.curves import Curve, Point, measure
+from tts_proxy.discovery.environments import split_environments
 from tts_proxy.discovery.history import Candidate, History, Measurement, Setup
-from tts_proxy.discovery.shipping import Shipping, choose
+from tts_proxy.discovery.shipping import Shipping, choose, render, shipped_class
 
 PARAMS = {"family": "probe_exit", "probe_exit.k.lo": 2.0, "probe_exit.k.spread": 0.2,
           "probe_exit.geometric": False, "probe_exit.onset": 0.0}  # fmt: skip
@@ -47,13 +57,12 @@ def point_and_agent(point: float, agent: float) -> tuple[Candidate, Candidate]:
     )  # fmt: skip
 
 
-def test_an_agent_file_ships_whole_when_its_own_chain_holds_the_higher_objective(
-    tmp_path: Path,
-) -> None:
+def test_an_agent_files_points_are_knots_like_any_other(tmp_path: Path) -> None:
     point, agent = point_and_agent(0.4, 0.9)
     h = history(tmp_path, (point, curve((0.4, 5000))), (agent, curve((0.9, 1000), (0.95, 50_000))))
     choice = choose(h, [agent, point], REFS, shipping())
-    assert choice.agent is agent and not choice.knots
+    assert choice.agent is None and {k.source for k in choice.knots} == {agent.id}
+    assert choice.value > choice.builtins_value
 
 
 def test_a_weaker_agent_file_loses_to_the_chain_of_search_points(tmp_path: Path) -> None:
@@ -61,7 +70,43 @@ def test_a_weaker_agent_file_loses_to_the_chain_of_search_points(tmp_path: Path)
     h = history(tmp_path, (point, curve((0.5, 5000))), (agent, curve((0.2, 1000), (0.3, 90_000))))
     choice = choose(h, [point, agent], REFS, shipping())
     assert choice.agent is None and any(k.source == 0 for k in choice.knots)
+    assert all(k.source != agent.id for k in choice.knots)
     assert choice.value > choice.builtins_value  # the point adds to the built-ins' chain
+
+
+def test_without_stitching_the_best_finalist_ships_whole_an_agents_file_too(
+    tmp_path: Path,
+) -> None:
+    point, agent = point_and_agent(0.4, 0.9)
+    h = history(tmp_path, (point, curve((0.4, 5000))), (agent, curve((0.9, 1000), (0.95, 50_000))))
+    choice = choose(h, [agent, point], REFS, shipping(stitch=False))
+    assert choice.agent is agent and not choice.knots
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_a_chain_through_an_agents_file_ships_it_pinned_and_is_measured_as_served(
+    tmp_path: Path,
+) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    agent = Candidate(id=1, round=0, proposer="agent", status="ok", source=WAVES,
+                      controller="waves", curve=curve((0.9, 1000)), value=0.0)  # fmt: skip
+    h = history(tmp_path, (agent, curve((0.9, 1000), (0.95, 50_000))))
+    s = replace(shipping(), out=tmp_path / "controllers", reports=tmp_path / "reports")
+    choice = choose(h, [agent], REFS, s)
+    assert [(k.source, k.beta) for k in choice.knots] == [(1, 0.0), (1, 1.0)]
+    path = render(choice, h, split, s, chunk=500)
+    piece = load_document(path).controller.pieces[0].controller  # type: ignore[union-attr]
+    assert isinstance(piece, FileSpec)
+    assert piece.sha256 == hashlib.sha256(WAVES.encode()).hexdigest()
+    assert (path.parent / piece.path).read_text() == WAVES  # as it was measured
+    # The held-out report measures the document as the proxy builds it: the file, sandboxed.
+    served = shipped_class(path)
+    (file,) = controllers_in_source(WAVES, "waves.py")
+    envs, betas = split.held_out, (0.0, 1.0)
+    there = measure(served, envs, betas, repeats=2, seed=0, width=8, memo=None)
+    here = measure(file, envs, betas, repeats=2, seed=0, width=8, memo=None)
+    assert there.to_json() == here.to_json()
 
 
 def test_the_history_round_trips_its_typed_records(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 The registry serves the built-ins (every controller module of this package) and what the
 extra directories hold (where discovery writes):
 
-- ``*.json``: controller documents (``document``) -- data, interpreted by built-in code;
+- ``*.json``: controller documents (``document``) -- data, interpreted by built-in code; a
+  piece of one may name a controller file beside it, pinned by its SHA-256 and judged as
+  the ``*.py`` files below are (the document is served as its least trusted piece);
 - ``*.py`` whose SHA-256 is in the operator's trust list (``trust``): imported in process;
 - any other ``*.py``: code the project did not write. It passes the gate (``gate``: a lint,
   then a run in the OS sandbox) and is then served from a sandboxed worker (``remote``), or,
@@ -32,6 +34,7 @@ from tts_proxy.errors import ControllerLoadError, UnknownControllerError
 from tts_proxy.watched import FileVersion, file_versions
 
 if TYPE_CHECKING:
+    from tts_proxy.controllers.document import FileLoader, FileSpec
     from tts_proxy.controllers.gate import GateResult
 
 __all__ = ["Controller", "ControllerFile", "ControllerRegistry", "Limits", "Trust"]
@@ -104,14 +107,17 @@ class ControllerFile:
     trust: Trust
     controllers: tuple[type[Controller], ...] = ()
     reason: str | None = None
+    parts: tuple[ControllerFile, ...] = ()  # a document's file pieces, each judged as a file
 
     def close(self) -> None:
-        """Stop what serves it (a sandboxed worker) for good, if anything."""
+        """Stop what serves it (sandboxed workers, its pieces' too) for good, if anything."""
         from tts_proxy.controllers.remote import RemoteController
 
         for cls in self.controllers:
             if issubclass(cls, RemoteController):
                 cls.sandboxed.close()
+        for part in self.parts:
+            part.close()
 
 
 def _refused(path: Path, why: str) -> ControllerFile:
@@ -162,7 +168,7 @@ class ControllerRegistry:
         are gone stop being served (their sandboxed workers stop). Where two files serve one
         name, data and trusted files win over sandboxed ones, then the first path."""
         versions = self.versions()
-        by_version = {v: self._by_version.get(v) or self._judge(Path(v[0])) for v in versions}
+        by_version = {v: self._by_version.get(v) or self.judge(Path(v[0])) for v in versions}
         for version, old in self._by_version.items():
             if version not in by_version:
                 old.close()
@@ -180,14 +186,18 @@ class ControllerRegistry:
         self._by_version, self._by_name = by_version, served
         self.files = sorted(files, key=lambda f: f.path)
 
-    def _judge(self, path: Path) -> ControllerFile:
-        """The verdict on one file, from one read of its bytes (what is checked is what runs)."""
+    def judge(self, path: Path) -> ControllerFile:
+        """The verdict on one file, from one read of its bytes (what is checked is what runs),
+        as a reload gives it; not served (discovery measures what the proxy would serve)."""
         try:
             data = path.read_bytes()
         except OSError as exc:
             return _refused(path, f"unreadable: {exc.strerror}")
         if path.suffix == ".json":
             return self._document(path, data)
+        return self._code(path, data)
+
+    def _code(self, path: Path, data: bytes) -> ControllerFile:
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -205,12 +215,38 @@ class ControllerRegistry:
     def _document(self, path: Path, data: bytes) -> ControllerFile:
         from tts_proxy.controllers.document import build, parse_document
 
+        pieces: list[ControllerFile] = []
         try:
             doc = parse_document(data, str(path))
+            built = build(doc.controller, doc.name, doc.calibrated, self._pieces(path, pieces))
         except ControllerLoadError as exc:
+            for piece in pieces:
+                piece.close()
             return _refused(path, exc.message)
-        built = build(doc.controller, doc.name, doc.calibrated)
-        return ControllerFile(str(path), Trust.DATA, (built,))
+        # Served as its least trusted piece is: a document with code in it is not just data.
+        trust = next((t for t in (Trust.SANDBOXED, Trust.TRUSTED)
+                      if any(p.trust is t for p in pieces)), Trust.DATA)  # fmt: skip
+        return ControllerFile(str(path), trust, (built,), parts=tuple(pieces))
+
+    def _pieces(self, document: Path, loaded: list[ControllerFile]) -> FileLoader:
+        """How a document's file pieces load: the bytes it pins, judged as any file is."""
+
+        def load(spec: FileSpec) -> type[Controller]:
+            path = document.parent / spec.path
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ControllerLoadError(f"piece {spec.path}: unreadable: {exc.strerror}") from exc
+            if hashlib.sha256(data).hexdigest() != spec.sha256:
+                raise ControllerLoadError(f"piece {spec.path}: not the bytes the document pins")
+            file = self._code(path, data)
+            loaded.append(file)
+            if file.trust is Trust.REFUSED or len(file.controllers) != 1:
+                why = file.reason or "it must define exactly one controller"
+                raise ControllerLoadError(f"piece {spec.path}: {why}")
+            return file.controllers[0]
+
+        return load
 
     def _sandboxed(self, path: Path, source: str) -> ControllerFile:
         from tts_proxy.controllers.remote import SandboxedFile, remote_class

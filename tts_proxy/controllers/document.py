@@ -5,7 +5,10 @@ for the settings the family declares in its ``schedule`` -- or composes controll
 ``stitched`` runs one beta knob through pieces of other controllers (``controllers.stitched``).
 Loading a document runs nothing of it: pydantic checks it against the families' schedules
 (every ramp must spend more with beta, the pieces must tile [0, 1] in order) and built-in
-classes do the rest, so a document is as safe to load as the built-ins themselves. A document
+classes do the rest, so a document is as safe to load as the built-ins themselves -- except a
+piece that names a controller *file* (``FileSpec``: an agent's code that discovery stitched
+in), which the registry loads as it loads any such file (trusted, or gated and sandboxed),
+and only if its bytes are the ones the document pins. A document
 that records the width it was calibrated at (``calibrated``) has its branch-counting settings
 scaled to a request of another width, and the answer's ``tts.warnings`` says so.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -105,6 +109,15 @@ class FamilySpec(_Strict):
         return self
 
 
+class FileSpec(_Strict):
+    """A controller file beside the document: ``path`` relative to the document's directory
+    (one folder down, no way out of it), ``sha256`` the bytes it was measured as."""
+
+    kind: Literal["file"] = "file"
+    path: str = Field(pattern=r"^[a-z0-9_]{1,80}/[A-Za-z0-9_]{1,64}\.py$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class PieceSpec(_Strict):
     """Beta in [start, end] runs ``controller`` at a beta moving from ``lo`` to ``hi``."""
 
@@ -112,7 +125,7 @@ class PieceSpec(_Strict):
     end: float = Field(ge=0.0, le=1.0)
     lo: float = Field(ge=0.0, le=1.0)
     hi: float = Field(ge=0.0, le=1.0)
-    controller: FamilySpec
+    controller: Annotated[FamilySpec | FileSpec, Field(discriminator="kind")]
 
     @model_validator(mode="after")
     def _rising(self) -> PieceSpec:
@@ -168,13 +181,26 @@ def _builtins() -> dict[str, type[Controller]]:
     return builtin_controllers()
 
 
+FileLoader = Callable[[FileSpec], type[Controller]]
+
+
+def _no_files(spec: FileSpec) -> type[Controller]:
+    raise ControllerLoadError(
+        f"a piece runs the controller file {spec.path}: load the document through the registry"
+    )
+
+
 def build(
-    spec: FamilySpec | StitchedSpec, name: str = "", calibrated: Calibration | None = None
+    spec: FamilySpec | StitchedSpec,
+    name: str = "",
+    calibrated: Calibration | None = None,
+    files: FileLoader = _no_files,
 ) -> type[Controller]:
-    """The controller class a spec stands for (built-in classes only; nothing is run)."""
+    """The controller class a spec stands for. Built-in classes do the work; nothing is run,
+    except that a piece naming a file gets what ``files`` makes of it (the registry's load)."""
     if isinstance(spec, StitchedSpec):
         pieces = tuple(
-            Piece(p.start, p.end, build(p.controller, calibrated=calibrated), p.lo, p.hi)
+            Piece(p.start, p.end, _piece(p.controller, calibrated, files), p.lo, p.hi)
             for p in spec.pieces
         )
         return type(name or "stitched", (Stitched,), {"name": name, "pieces": pieces})
@@ -191,18 +217,26 @@ def build(
     return family.with_data(name or family.name, data, name or f"{family.name}_setting")
 
 
-def spec_of(cls: type[Controller]) -> FamilySpec | StitchedSpec:
+def _piece(
+    spec: FamilySpec | FileSpec, calibrated: Calibration | None, files: FileLoader
+) -> type[Controller]:
+    return files(spec) if isinstance(spec, FileSpec) else build(spec, calibrated=calibrated)
+
+
+def spec_of(
+    cls: type[Controller], files: Mapping[type[Controller], FileSpec] | None = None
+) -> FamilySpec | StitchedSpec:
     """The spec of a built-in, a searched setting of one or a stitched controller (``build``'s
-    inverse)."""
+    inverse); a piece that is code is named by its entry in ``files``."""
+    files = files or {}
     if issubclass(cls, Stitched):
-        pieces = [
-            PieceSpec(
-                start=p.start, end=p.end, lo=p.lo, hi=p.hi, controller=_family_of(p.controller)
-            )
-            for p in cls.pieces
-        ]
-        return StitchedSpec(pieces=pieces)
+        return StitchedSpec(pieces=[_piece_spec(p, files) for p in cls.pieces])
     return _family_of(cls)
+
+
+def _piece_spec(p: Piece, files: Mapping[type[Controller], FileSpec]) -> PieceSpec:
+    spec = files.get(p.controller) or _family_of(p.controller)
+    return PieceSpec(start=p.start, end=p.end, lo=p.lo, hi=p.hi, controller=spec)
 
 
 def _family_of(cls: type[Controller]) -> FamilySpec:

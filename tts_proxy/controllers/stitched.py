@@ -79,3 +79,13 @@ class Stitched(Controller):
 
     def aggregate(self, view: View) -> str | None:
         return self.inner.aggregate(view)
+
+    # The engine awaits these: a piece that decides in the sandbox does so only here.
+    async def adecide(self, view: View) -> Sequence[Action]:
+        return await self.inner.adecide(view)
+
+    async def aaggregate(self, view: View) -> str | None:
+        return await self.inner.aaggregate(view)
+
+    async def finish(self) -> None:
+        await self.inner.finish()

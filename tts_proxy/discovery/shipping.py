@@ -1,14 +1,18 @@
 """Choosing what ships, rendering it, and reporting it on the held-out set.
 
-measure finalists again -> select the chain (``objective.select``) -> render it as a
-controller document (or, when an agent's file holds the higher objective, that file) ->
-measure it on the held-out set next to every built-in -> report (``reports/<name>.json``,
-``.png``). Nothing here looks at the held-out set before the controller is written.
+measure finalists again -> select the chain (``objective.select``: search points, the
+learned rule and agents' files are knots alike) -> render it as a controller document (an
+agent's file it runs is copied beside it, pinned by its SHA-256) -> measure it on the
+held-out set next to every built-in, as the proxy would serve it -> report
+(``reports/<name>.json``, ``.png``). Nothing here looks at the held-out set before the
+controller is written.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import shutil
 import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,8 +22,9 @@ from typing import Any
 
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller, Limits
-from tts_proxy.controllers.document import Calibration, build, load_document, write_document
+from tts_proxy.controllers.document import Calibration, FileSpec, write_document
 from tts_proxy.controllers.gate import check_file
+from tts_proxy.controllers.remote import SandboxedFile, remote_class
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, objective, stitch
 from tts_proxy.discovery.curves import REPORT_BETAS, Curve, compare
@@ -54,7 +59,8 @@ class Shipping:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """What the objective chose: a chain of knots, or an agent's file, and the figures."""
+    """What the objective chose: a chain of knots (or, without stitching, one finalist: an
+    agent's file ships as itself), and the figures."""
 
     knots: tuple[objective.Knot, ...]
     agent: Candidate | None
@@ -115,44 +121,35 @@ def choose(
     history: History, finals: Sequence[Candidate], refs: dict[str, Curve], s: Shipping
 ) -> Choice:
     """The objective's choice over the built-ins' and finalists' dense points (not every
-    candidate's 4-ordering ones: over those it would pick lucky draws). Data candidates can
-    be knots of one chain; an agent's file runs only in the sandbox, so it competes whole:
-    it ships when its own chain holds the higher objective. Without stitching, the best
-    single finalist ships."""
+    candidate's 4-ordering ones: over those it would pick lucky draws). Every finalist's
+    points are knots -- a search point's, the learned rule's, an agent's file's (it will run
+    in the sandbox) -- so one selection weighs them all. Without stitching, the best single
+    finalist ships."""
     base = [k for name, curve in refs.items() for k in objective.knots_of(name, curve)]
-    own = {c.id: objective.knots_of(c.id, history.measurements[c.id].curve) for c in finals}
-    pool = base + [k for c in finals if c.is_data for k in own[c.id]]
+    own = [k for c in finals for k in objective.knots_of(c.id, history.measurements[c.id].curve)]
     margin = objective.noise_margin(base)
-    span = objective.Range.of(base + [k for knots in own.values() for k in knots], margin)
+    span = objective.Range.of(base + own, margin)
     builtins = objective.value(objective.select(base, margin), span)
-
-    def alone(c: Candidate) -> float:  # one candidate's own chain, at the built-ins' budgets
-        inside = [k for k in own[c.id] if span.contains(k)]
-        return objective.value(objective.select(inside, margin), span)
-
     if not s.stitch:
         best = finals[0]
-        return Choice((), None if best.is_data else best, alone(best), builtins, margin, best)
-    chain = objective.select(pool, margin)
-    choice = Choice(tuple(chain), None, objective.value(chain, span), builtins, margin, finals[0])
-    for c in finals:
-        if c.is_data:
-            continue
-        own_value = alone(c)
-        if own_value > choice.value:
-            choice = Choice((), c, own_value, builtins, margin, finals[0])
-    return choice
+        inside = [k for k in own if k.source == best.id and span.contains(k)]
+        alone = objective.value(objective.select(inside, margin), span)
+        return Choice((), None if best.is_data else best, alone, builtins, margin, best)
+    chain = objective.select(base + own, margin)
+    return Choice(tuple(chain), None, objective.value(chain, span), builtins, margin, finals[0])
 
 
 def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: int) -> Path:
-    """Write what ships: a controller document, or the agent's file. Its path."""
+    """Write what ships: a controller document (and the agents' files it runs), or, without
+    stitching, an agent's file. Its path."""
     s.out.mkdir(parents=True, exist_ok=True)
     calibrated = Calibration(max_branches=s.width, chunk_tokens=chunk)
     best = choice.agent or choice.best
     header = describe(choice, history, split, s)
     if choice.knots:
         controllers = controllers_of(choice.knots, history)
-        doc = stitch.document(s.name, choice.knots, controllers, header, calibrated)
+        files = _write_files(choice.knots, controllers, history, s)
+        doc = stitch.document(s.name, choice.knots, controllers, header, calibrated, files)
     elif best.is_data:
         assert best.params is not None
         rule = best.rule.rule() if best.rule is not None else None
@@ -170,16 +167,47 @@ def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: i
     return path
 
 
+def _write_files(
+    knots: Sequence[objective.Knot],
+    controllers: dict[objective.Source, type[Controller]],
+    history: History,
+    s: Shipping,
+) -> dict[type[Controller], FileSpec]:
+    """Copy the agents' files the chain runs into ``<out>/<name>_files/`` (a folder the
+    registry does not serve on its own), each as it was measured; their pins."""
+    folder = s.out / f"{s.name}_files"
+    shutil.rmtree(folder, ignore_errors=True)  # a previous ship's files pin nothing now
+    files = {}
+    for source in dict.fromkeys(k.source for k in knots):
+        c = None if isinstance(source, str) else history.candidate(source)
+        if c is None or c.is_data:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        data = str(c.source).encode()
+        (folder / f"candidate_{c.id}.py").write_bytes(data)
+        files[controllers[source]] = FileSpec(
+            path=f"{folder.name}/candidate_{c.id}.py", sha256=hashlib.sha256(data).hexdigest()
+        )
+    return files
+
+
 def controllers_of(
     knots: Sequence[objective.Knot], history: History
 ) -> dict[objective.Source, type[Controller]]:
+    """Each knot's controller class; an agent's file's is its sandboxed stand-in (nothing
+    starts until it is asked to decide)."""
     registry = ControllerRegistry()
     out: dict[objective.Source, type[Controller]] = {}
     for k in knots:
         if isinstance(k.source, str):
             out[k.source] = registry.get(k.source)
-        else:  # agent files are never knots
-            out[k.source] = data_class(history.candidate(k.source))
+            continue
+        c = history.candidate(k.source)
+        if c.is_data:
+            out[k.source] = data_class(c)
+        else:
+            sandboxed = SandboxedFile(str(c.source), f"candidate_{c.id}.py")
+            out[k.source] = remote_class(sandboxed, name=c.controller)
     return out
 
 
@@ -211,10 +239,13 @@ def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str
     return "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs) + "\n"
 
 
-def shipped_class(path: Path, name: str) -> type[Controller]:
-    """The controller a shipped document describes, as the proxy would build it."""
-    doc = load_document(path)
-    return build(doc.controller, name, doc.calibrated)
+def shipped_class(path: Path) -> type[Controller]:
+    """The controller a shipped document describes, as the proxy would build it (its agents'
+    files gated and run in the sandbox)."""
+    file = ControllerRegistry().judge(path)
+    if not file.controllers:
+        raise ValueError(f"the shipped controller does not load: {file.reason}")
+    return file.controllers[0]
 
 
 def held_out_curves(
@@ -226,7 +257,7 @@ def held_out_curves(
     builtins = [Task(partial(builtin, name), split.held_out, REPORT_BETAS, s.report_repeats,
                      s.seed, s.width) for name in objective.BUILTINS]  # fmt: skip
     if path.suffix == ".json":
-        shipped = Task(partial(shipped_class, path, s.name), split.held_out, betas,
+        shipped = Task(partial(shipped_class, path), split.held_out, betas,
                        s.report_repeats, s.seed, s.width)  # fmt: skip
         candidate, *curves = measurer.curves([shipped, *builtins])
     else:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 
 from tts_proxy.controllers.base import Controller, Limits
-from tts_proxy.controllers.document import Calibration, ControllerDocument, spec_of
+from tts_proxy.controllers.document import Calibration, ControllerDocument, FileSpec, spec_of
 from tts_proxy.controllers.stitched import Piece, Stitched
 from tts_proxy.discovery.objective import Knot, Source
 
@@ -71,11 +71,14 @@ def document(
     controllers: Mapping[Source, type[Controller]],
     description: str,
     calibrated: Calibration | None = None,
+    files: Mapping[type[Controller], FileSpec] | None = None,
 ) -> ControllerDocument:
-    """The shipped controller document: the pieces, each a built-in or a searched CMC setting."""
+    """The shipped controller document: the pieces, each a built-in, a searched setting of
+    one, or a controller file (by its entry in ``files``)."""
     cls = controller_class(name, knots, controllers)
+    spec = spec_of(cls, files)
     return ControllerDocument(
-        name=name, description=description, calibrated=calibrated, controller=spec_of(cls)
+        name=name, description=description, calibrated=calibrated, controller=spec
     )
 
 
