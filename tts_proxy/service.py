@@ -395,7 +395,7 @@ class TTSService:
 
 def _notes(name: str, controller: Controller) -> tuple[str, ...]:
     """What the answer's ``tts.warnings`` says about how the controller ran."""
-    return (f"{name} was {controller.rescaled}",) if controller.rescaled else ()
+    return tuple(f"{name} was {note}" for note in controller.calibration_notes)
 
 
 def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:

@@ -137,15 +137,28 @@ def test_a_calibrated_document_scales_branch_counts_to_the_request_and_says_so(
     data |= {"calibrated": {"max_branches": 64, "chunk_tokens": 500}}
     doc = load_document_from(tmp_path, data)
     cls = build(doc.controller, doc.name, doc.calibrated)
-    at_64 = cls(1.0, Limits(max_branches=64))
-    at_8 = [cls(b / 4, Limits(max_branches=8)) for b in range(5)]
-    assert at_64.effective_settings()["max_width"] == 64 and at_64.rescaled is None
+    at_64 = cls(1.0, Limits(max_branches=64, chunk_tokens=500))
+    at_8 = [cls(b / 4, Limits(max_branches=8, chunk_tokens=500)) for b in range(5)]
+    assert at_64.effective_settings()["max_width"] == 64 and at_64.calibration_notes == ()
     widths = [c.effective_settings()["max_width"] for c in at_8]
     assert widths == sorted(widths) and widths[0] < widths[-1] == 8  # beta still widens
-    note = at_8[0].rescaled
-    assert note is not None and "64" in note and "8" in note
+    (note,) = at_8[0].calibration_notes
+    assert "64 branches" in note and "8" in note
+    # At another chunk its probe and round counts mean other spans: said, not rescaled.
+    (chunked,) = cls(0.5, Limits(max_branches=64, chunk_tokens=128)).calibration_notes
+    assert "chunks of 500 tokens" in chunked and "128" in chunked
     # Uncalibrated built-ins have no note: their schedule is their definition at any width.
-    assert ConfidenceMomentum(1.0, Limits(max_branches=8)).rescaled is None
+    assert ConfidenceMomentum(1.0, Limits(max_branches=8, chunk_tokens=9)).calibration_notes == ()
+
+
+def test_a_controller_that_runs_branches_whole_has_no_chunk_to_differ_from(
+    tmp_path: Path,
+) -> None:
+    data = one_piece({"kind": "family", "family": "sc"})
+    data |= {"calibrated": {"max_branches": 64, "chunk_tokens": 500}}
+    doc = load_document_from(tmp_path, data)
+    cls = build(doc.controller, doc.name, doc.calibrated)
+    assert cls(1.0, Limits(max_branches=64, chunk_tokens=32)).calibration_notes == ()
 
 
 # A controller file (as an agent might write one) that discovery stitched into a document.

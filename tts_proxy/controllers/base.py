@@ -41,6 +41,9 @@ class Controller(abc.ABC):
     # width scales those settings. Controller documents record theirs (``calibrated``).
     calibrated_width: ClassVar[int] = CALIBRATED_WIDTH
     calibrated: ClassVar[bool] = False  # True for a document that recorded its own
+    # The chunk a document was measured at: its counts of rounds and probes mean that many
+    # tokens, and are not rescaled (only noted) at another chunk.
+    calibrated_chunk: ClassVar[int | None] = None
     # True when every branch runs to its end in one request (no chunk-by-chunk reading, no
     # probes): then per-request constraints (structured output, penalties) hold branch-wide.
     whole_branches: ClassVar[bool] = False
@@ -103,17 +106,25 @@ class Controller(abc.ABC):
         return self.values[name]
 
     @property
-    def rescaled(self) -> str | None:
-        """A note when a calibrated controller runs at another width than it was measured at
-        (its branch-counting settings are then scaled), else None."""
+    def calibration_notes(self) -> tuple[str, ...]:
+        """What differs from the calibration a document recorded, in words: another width
+        (its branch-counting settings are then scaled) or, for a controller that reads
+        branches chunk by chunk, another chunk (its round and probe counts are not)."""
+        notes = []
         width = self.limits.max_branches
         counting = any(s.per_width for s in self.schedule.values())
-        if not (self.calibrated and counting and width != self.calibrated_width):
-            return None
-        return (
-            f"calibrated at {self.calibrated_width} branches: its branch counts are scaled to "
-            f"this request's {width}"
-        )
+        if self.calibrated and counting and width != self.calibrated_width:
+            notes.append(
+                f"calibrated at {self.calibrated_width} branches: its branch counts are scaled "
+                f"to this request's {width}"
+            )
+        chunk, measured = self.limits.chunk_tokens, self.calibrated_chunk
+        if measured is not None and chunk != measured and not self.whole_branches:
+            notes.append(
+                f"calibrated at chunks of {measured} tokens: its counts of rounds and probes "
+                f"are not rescaled to this request's {chunk}"
+            )
+        return tuple(notes)
 
     @abc.abstractmethod
     def decide(self, view: View) -> Sequence[Action]:

@@ -10,7 +10,8 @@ piece that names a controller *file* (``FileSpec``: an agent's code that discove
 in), which the registry loads as it loads any such file (trusted, or gated and sandboxed),
 and only if its bytes are the ones the document pins. A document
 that records the width it was calibrated at (``calibrated``) has its branch-counting settings
-scaled to a request of another width, and the answer's ``tts.warnings`` says so.
+scaled to a request of another width, and the answer's ``tts.warnings`` says so; at another
+chunk it warns too (its counts of rounds and probes are the calibration's).
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ def build(
     if spec.rule is not None:
         data["rule"] = spec.rule.rule()
     if calibrated is not None:
-        data |= {"calibrated_width": calibrated.max_branches, "calibrated": True}
+        data |= {"calibrated_width": calibrated.max_branches, "calibrated": True,
+                 "calibrated_chunk": calibrated.chunk_tokens}  # fmt: skip
     if not data and not name:
         return family  # a piece with nothing of its own is the family itself
     return family.with_data(name or family.name, data, name or f"{family.name}_setting")

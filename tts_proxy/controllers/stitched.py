@@ -68,8 +68,8 @@ class Stitched(Controller):
         return controller.replay_key(local, limits)
 
     @property
-    def rescaled(self) -> str | None:
-        return self.inner.rescaled
+    def calibration_notes(self) -> tuple[str, ...]:
+        return self.inner.calibration_notes
 
     def effective_settings(self) -> dict[str, float]:
         return self.inner.effective_settings()
