@@ -96,7 +96,9 @@ def test_a_chain_through_an_agents_file_ships_it_pinned_and_is_measured_as_serve
     choice = choose(h, [agent], REFS, s)
     assert [(k.source, k.beta) for k in choice.knots] == [(1, 0.0), (1, 1.0)]
     path = render(choice, h, split, s, chunk=500)
-    piece = load_document(path).controller.pieces[0].controller  # type: ignore[union-attr]
+    doc = load_document(path)
+    assert "Beta runs: candidate 1 (agent's file)" in " ".join(doc.description.split())
+    piece = doc.controller.pieces[0].controller  # type: ignore[union-attr]
     assert isinstance(piece, FileSpec)
     assert piece.sha256 == hashlib.sha256(WAVES.encode()).hexdigest()
     assert (path.parent / piece.path).read_text() == WAVES  # as it was measured

@@ -233,7 +233,8 @@ def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str
     ]
     if choice.knots:
         controllers = controllers_of(choice.knots, history)
-        runs = stitch.summary(choice.knots, controllers, Limits(max_branches=s.width), _label)
+        label = partial(_label, history)
+        runs = stitch.summary(choice.knots, controllers, Limits(max_branches=s.width), label)
         paragraphs.append(f"Beta runs: {runs}.")
     paragraphs.append(f"Held-out curve against every built-in: reports/{s.name}.json.")
     return "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs) + "\n"
@@ -316,8 +317,10 @@ def report(
     return out
 
 
-def _label(source: objective.Source) -> str:
-    return source if isinstance(source, str) else f"candidate {source}"
+def _label(history: History, source: objective.Source) -> str:
+    if isinstance(source, str):
+        return source
+    return f"candidate {source}" + ("" if history.candidate(source).is_data else " (agent's file)")
 
 
 def now() -> str:
