@@ -149,7 +149,8 @@ class Metrics:
         self.controllers = Gauge(
             "tts_controllers",
             "Controllers by how they are served: builtin, data (documents), trusted (in process), "
-            "sandboxed (OS sandbox); refused counts files that are not served",
+            "sandboxed (OS sandbox; a document with a sandboxed piece too); refused counts files "
+            "that are not served",
             ["trust"], registry=r,
         )  # fmt: skip
         self.controller_reloads = Counter(

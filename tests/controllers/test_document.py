@@ -254,3 +254,17 @@ def test_an_untrusted_file_piece_is_gated_and_decides_from_the_sandbox(tmp_path:
     decides_as_the_file_does(cls, tmp_path)
     registry.close()
     assert piece.sandboxed.closed  # its worker stops with the document
+
+
+def test_a_calibrated_file_piece_says_it_runs_as_written_at_another_width_and_chunk(
+    tmp_path: Path,
+) -> None:
+    path = with_file_piece(tmp_path)
+    data = json.loads(path.read_text()) | {"calibrated": {"max_branches": 64, "chunk_tokens": 500}}
+    path.write_text(json.dumps(data))
+    trust = TrustList(frozenset({hashlib.sha256(WAVES.encode()).hexdigest()}))
+    cls = ControllerRegistry([tmp_path], trust=trust).get("mine")
+    assert cls(1.0, Limits(max_branches=64, chunk_tokens=500)).calibration_notes == ()
+    width, chunk = cls(1.0, Limits(max_branches=8, chunk_tokens=256)).calibration_notes
+    assert "it is code, run as written at this request's 8" in width
+    assert "chunks of 500 tokens" in chunk

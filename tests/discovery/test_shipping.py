@@ -118,3 +118,24 @@ def test_the_history_round_trips_its_typed_records(tmp_path: Path) -> None:
     again = History(h.path, h.setup)
     assert again.candidates == [c] and again.measurements[0].curve.to_json() == curve(
         (0.5, 5000)).to_json()  # fmt: skip
+
+
+def test_a_mixed_chain_pins_only_the_agents_files_and_a_later_ship_prunes_them(
+    tmp_path: Path,
+) -> None:
+    split = split_environments(two_models(tmp_path / "data"), held_out=["model-b"])
+    point = Candidate(id=0, round=0, proposer="tpe", status="ok", params=PARAMS,
+                      curve=curve((0.95, 50_000)), value=0.1)  # fmt: skip
+    agent = Candidate(id=1, round=0, proposer="agent", status="ok", source=WAVES,
+                      controller="waves", curve=curve((0.5, 1000)), value=0.0)  # fmt: skip
+    h = history(tmp_path, (point, curve((0.95, 50_000))), (agent, curve((0.5, 1000))))
+    s = replace(shipping(), out=tmp_path / "controllers", reports=tmp_path / "reports")
+    choice = choose(h, [point, agent], REFS, s)
+    assert [k.source for k in choice.knots] == [agent.id, point.id]  # cheap agent, then point
+    path = render(choice, h, split, s, chunk=500)
+    kinds = [p.controller.kind for p in load_document(path).controller.pieces]  # type: ignore[union-attr]
+    assert kinds[0] == "file" and kinds[-1] == "family"
+    assert len(list((s.out / "x_files").glob("*.py"))) == 1  # the agent's; the point is data
+    data_only = choose(h, [point], REFS, s)
+    render(data_only, h, split, s, chunk=500)
+    assert not (s.out / "x_files").exists()  # nothing pins the agent's file any more

@@ -23,7 +23,7 @@ import inspect
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
@@ -34,7 +34,7 @@ from tts_proxy.errors import ControllerLoadError, UnknownControllerError
 from tts_proxy.watched import FileVersion, file_versions
 
 if TYPE_CHECKING:
-    from tts_proxy.controllers.document import FileLoader, FileSpec
+    from tts_proxy.controllers.document import FileSpec
     from tts_proxy.controllers.gate import GateResult
 
 __all__ = ["Controller", "ControllerFile", "ControllerRegistry", "Limits", "Trust"]
@@ -108,6 +108,13 @@ class ControllerFile:
     controllers: tuple[type[Controller], ...] = ()
     reason: str | None = None
     parts: tuple[ControllerFile, ...] = ()  # a document's file pieces, each judged as a file
+    # The files a document's pieces name, and their versions when it was judged: a change
+    # to one (or its coming back) means a new verdict, as a change to the document does.
+    pieces: tuple[str, ...] = ()
+    seen: tuple[FileVersion, ...] = ()
+
+    def pieces_changed(self) -> bool:
+        return tuple(file_versions(Path(p) for p in self.pieces)) != self.seen
 
     def close(self) -> None:
         """Stop what serves it (sandboxed workers, its pieces' too) for good, if anything."""
@@ -128,6 +135,44 @@ def _gate(source: str, filename: str) -> GateResult:
     from tts_proxy.controllers.gate import check_source
 
     return check_source(source, filename)
+
+
+class _Pieces:
+    """A document's file pieces as they load: each the bytes the document pins, judged as
+    any controller file is (``ControllerRegistry._code``)."""
+
+    def __init__(self, registry: ControllerRegistry, folder: Path) -> None:
+        self.registry, self.folder = registry, folder
+        self.loaded: list[ControllerFile] = []
+        self.paths: tuple[str, ...] = ()
+
+    def load(self, spec: FileSpec) -> type[Controller]:
+        path = self.folder / spec.path
+        self.paths += (str(path),)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ControllerLoadError(f"piece {spec.path}: unreadable: {exc.strerror}") from exc
+        if hashlib.sha256(data).hexdigest() != spec.sha256:
+            raise ControllerLoadError(f"piece {spec.path}: not the bytes the document pins")
+        file = self.registry._code(path, data)
+        self.loaded.append(file)
+        if file.trust is Trust.REFUSED or len(file.controllers) != 1:
+            why = file.reason or "it must define exactly one controller"
+            raise ControllerLoadError(f"piece {spec.path}: {why}")
+        return file.controllers[0]
+
+    def seen(self) -> tuple[FileVersion, ...]:
+        return tuple(file_versions(Path(p) for p in self.paths))
+
+    def trust(self) -> Trust:
+        """A document is served as its least trusted piece: with code in it, it is not data."""
+        trusts = {f.trust for f in self.loaded}
+        return next((t for t in (Trust.SANDBOXED, Trust.TRUSTED) if t in trusts), Trust.DATA)
+
+    def close(self) -> None:
+        for file in self.loaded:
+            file.close()
 
 
 class ControllerRegistry:
@@ -157,7 +202,12 @@ class ControllerRegistry:
         return {f.path: f.reason or "refused" for f in self.files if f.trust is Trust.REFUSED}
 
     def versions(self) -> list[FileVersion]:
-        """The extra files as they are now: a change here means a reload is due."""
+        """The extra files (and the files their documents' pieces name) as they are now: a
+        change here means a reload is due."""
+        pieces = (Path(p) for f in self._by_version.values() for p in f.pieces)
+        return [*self._files(), *file_versions(pieces)]
+
+    def _files(self) -> list[FileVersion]:
         out = []
         for directory in self.extra_dirs:
             out += file_versions([*directory.glob("*.py"), *directory.glob("*.json")])
@@ -167,10 +217,13 @@ class ControllerRegistry:
         """Read the extra directories again: new or changed files get a verdict, files that
         are gone stop being served (their sandboxed workers stop). Where two files serve one
         name, data and trusted files win over sandboxed ones, then the first path."""
-        versions = self.versions()
-        by_version = {v: self._by_version.get(v) or self.judge(Path(v[0])) for v in versions}
+        by_version = {}
+        for v in self._files():
+            old = self._by_version.get(v)
+            fresh = old is not None and not old.pieces_changed()
+            by_version[v] = old if fresh and old is not None else self.judge(Path(v[0]))
         for version, old in self._by_version.items():
-            if version not in by_version:
+            if by_version.get(version) is not old:
                 old.close()
         served = dict(self._builtins)
         files = []
@@ -215,47 +268,27 @@ class ControllerRegistry:
     def _document(self, path: Path, data: bytes) -> ControllerFile:
         from tts_proxy.controllers.document import build, parse_document
 
-        pieces: list[ControllerFile] = []
+        pieces = _Pieces(self, path.parent)
         try:
             doc = parse_document(data, str(path))
-            built = build(doc.controller, doc.name, doc.calibrated, self._pieces(path, pieces))
+            built = build(doc.controller, doc.name, doc.calibrated, pieces.load)
         except ControllerLoadError as exc:
-            for piece in pieces:
-                piece.close()
-            return _refused(path, exc.message)
-        # Served as its least trusted piece is: a document with code in it is not just data.
-        trust = next((t for t in (Trust.SANDBOXED, Trust.TRUSTED)
-                      if any(p.trust is t for p in pieces)), Trust.DATA)  # fmt: skip
-        return ControllerFile(str(path), trust, (built,), parts=tuple(pieces))
-
-    def _pieces(self, document: Path, loaded: list[ControllerFile]) -> FileLoader:
-        """How a document's file pieces load: the bytes it pins, judged as any file is."""
-
-        def load(spec: FileSpec) -> type[Controller]:
-            path = document.parent / spec.path
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ControllerLoadError(f"piece {spec.path}: unreadable: {exc.strerror}") from exc
-            if hashlib.sha256(data).hexdigest() != spec.sha256:
-                raise ControllerLoadError(f"piece {spec.path}: not the bytes the document pins")
-            file = self._code(path, data)
-            loaded.append(file)
-            if file.trust is Trust.REFUSED or len(file.controllers) != 1:
-                why = file.reason or "it must define exactly one controller"
-                raise ControllerLoadError(f"piece {spec.path}: {why}")
-            return file.controllers[0]
-
-        return load
+            pieces.close()
+            return replace(_refused(path, exc.message), pieces=pieces.paths, seen=pieces.seen())
+        return ControllerFile(str(path), pieces.trust(), (built,), parts=tuple(pieces.loaded),
+                              pieces=pieces.paths, seen=pieces.seen())  # fmt: skip
 
     def _sandboxed(self, path: Path, source: str) -> ControllerFile:
-        from tts_proxy.controllers.remote import SandboxedFile, remote_class
+        from tts_proxy.controllers.remote import RemoteControllerError, SandboxedFile, remote_class
 
         verdict = self.gate(source, path.name)
         if not verdict.ok:
             return _refused(path, f"refused by the gate: {verdict.reason}")
         name = str(verdict.report["controller"])  # as the gate's sandboxed load found it
-        served = remote_class(SandboxedFile(source, path.name), name=name)
+        try:
+            served = remote_class(SandboxedFile(source, path.name), name=name)
+        except RemoteControllerError as exc:
+            return _refused(path, str(exc))
         return ControllerFile(str(path), Trust.SANDBOXED, (served,))
 
     def names(self) -> list[str]:

@@ -108,16 +108,18 @@ class Controller(abc.ABC):
     @property
     def calibration_notes(self) -> tuple[str, ...]:
         """What differs from the calibration a document recorded, in words: another width
-        (its branch-counting settings are then scaled) or, for a controller that reads
-        branches chunk by chunk, another chunk (its round and probe counts are not)."""
+        (its branch-counting settings are then scaled; a piece that is code runs as written)
+        or, for a controller that reads branches chunk by chunk, another chunk (its round and
+        probe counts are not rescaled)."""
         notes = []
-        width = self.limits.max_branches
-        counting = any(s.per_width for s in self.schedule.values())
-        if self.calibrated and counting and width != self.calibrated_width:
-            notes.append(
-                f"calibrated at {self.calibrated_width} branches: its branch counts are scaled "
-                f"to this request's {width}"
-            )
+        width, measured_width = self.limits.max_branches, self.calibrated_width
+        if self.calibrated and width != measured_width:
+            if any(s.per_width for s in self.schedule.values()):
+                notes.append(f"calibrated at {measured_width} branches: its branch counts are "
+                             f"scaled to this request's {width}")  # fmt: skip
+            elif not self.schedule:  # code: what it does at another width was not measured
+                notes.append(f"calibrated at {measured_width} branches: it is code, run as "
+                             f"written at this request's {width}")  # fmt: skip
         chunk, measured = self.limits.chunk_tokens, self.calibrated_chunk
         if measured is not None and chunk != measured and not self.whole_branches:
             notes.append(

@@ -212,8 +212,7 @@ def build(
     if spec.rule is not None:
         data["rule"] = spec.rule.rule()
     if calibrated is not None:
-        data |= {"calibrated_width": calibrated.max_branches, "calibrated": True,
-                 "calibrated_chunk": calibrated.chunk_tokens}  # fmt: skip
+        data |= _calibration(calibrated)
     if not data and not name:
         return family  # a piece with nothing of its own is the family itself
     return family.with_data(name or family.name, data, name or f"{family.name}_setting")
@@ -222,7 +221,17 @@ def build(
 def _piece(
     spec: FamilySpec | FileSpec, calibrated: Calibration | None, files: FileLoader
 ) -> type[Controller]:
-    return files(spec) if isinstance(spec, FileSpec) else build(spec, calibrated=calibrated)
+    if not isinstance(spec, FileSpec):
+        return build(spec, calibrated=calibrated)
+    code = files(spec)
+    if calibrated is None:
+        return code
+    return code.with_data(code.name, _calibration(calibrated), code.__name__)
+
+
+def _calibration(calibrated: Calibration) -> dict[str, object]:
+    return {"calibrated": True, "calibrated_width": calibrated.max_branches,
+            "calibrated_chunk": calibrated.chunk_tokens}  # fmt: skip
 
 
 def spec_of(

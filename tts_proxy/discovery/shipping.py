@@ -11,8 +11,8 @@ controller is written.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
-import shutil
 import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +23,7 @@ from typing import Any
 from tts_proxy.controllers import ControllerRegistry
 from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.controllers.document import Calibration, FileSpec, write_document
-from tts_proxy.controllers.gate import check_file
+from tts_proxy.controllers.gate import check_file, check_source
 from tts_proxy.controllers.remote import SandboxedFile, remote_class
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, objective, stitch
@@ -109,11 +109,11 @@ def data_class(c: Candidate) -> type[Controller]:
 
 
 def _sandboxed_curve(c: Candidate, split: Split, s: Shipping) -> Curve | None:
-    """An agent file's dense curve, measured in the sandbox (None: it fails the gate now)."""
-    assert c.path is not None
+    """An agent file's dense curve, measured in the sandbox from the source the history
+    holds -- what ships (None: it fails the gate now)."""
     task = evaluation(split.search, REPORT_BETAS, s.final_repeats, s.final_seed, s.width)
-    result = check_file(Path(c.path), data=[split.search[0].path], evaluate=task,
-                        limits=s.sandbox)  # fmt: skip
+    result = check_source(str(c.source), f"candidate_{c.id}.py", data=[split.search[0].path],
+                          evaluate=task, limits=s.sandbox)  # fmt: skip
     return Curve.from_json(result.report["curve"]) if result.ok else None
 
 
@@ -146,6 +146,7 @@ def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: i
     calibrated = Calibration(max_branches=s.width, chunk_tokens=chunk)
     best = choice.agent or choice.best
     header = describe(choice, history, split, s)
+    files: dict[type[Controller], FileSpec] = {}
     if choice.knots:
         controllers = controllers_of(choice.knots, history)
         files = _write_files(choice.knots, controllers, history, s)
@@ -161,10 +162,17 @@ def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: i
         path.write_text(
             f'"""{header}"""\n\n' + source.replace(f'"{best.controller}"', repr(s.name))
         )
+        _prune_files(s, keep=())
         return path
     path = s.out / f"{s.name}.json"
     write_document(path, doc)
+    _prune_files(s, keep=[f.path for f in files.values()])
     return path
+
+
+def _files_folder(s: Shipping) -> Path:
+    """Where the agents' files a document runs go: a folder the registry does not serve."""
+    return s.out / f"{s.name}_files"
 
 
 def _write_files(
@@ -173,22 +181,32 @@ def _write_files(
     history: History,
     s: Shipping,
 ) -> dict[type[Controller], FileSpec]:
-    """Copy the agents' files the chain runs into ``<out>/<name>_files/`` (a folder the
-    registry does not serve on its own), each as it was measured; their pins."""
-    folder = s.out / f"{s.name}_files"
-    shutil.rmtree(folder, ignore_errors=True)  # a previous ship's files pin nothing now
-    files = {}
+    """Copy the agents' files the chain runs beside the document, each as it was measured
+    (named by its digest too, so a previous document's pins hold until it is replaced);
+    their pins."""
+    folder = _files_folder(s)
+    files: dict[type[Controller], FileSpec] = {}
     for source in dict.fromkeys(k.source for k in knots):
         c = None if isinstance(source, str) else history.candidate(source)
         if c is None or c.is_data:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
         data = str(c.source).encode()
-        (folder / f"candidate_{c.id}.py").write_bytes(data)
-        files[controllers[source]] = FileSpec(
-            path=f"{folder.name}/candidate_{c.id}.py", sha256=hashlib.sha256(data).hexdigest()
-        )
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"candidate_{c.id}_{digest[:12]}.py"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        files[controllers[source]] = FileSpec(path=f"{folder.name}/{name}", sha256=digest)
     return files
+
+
+def _prune_files(s: Shipping, keep: Sequence[str]) -> None:
+    """Remove the agents' files no shipped document pins any more (after it is written)."""
+    folder = _files_folder(s)
+    for old in folder.glob("*.py"):
+        if f"{folder.name}/{old.name}" not in keep:
+            old.unlink()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def controllers_of(
@@ -242,8 +260,14 @@ def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str
 
 def shipped_class(path: Path) -> type[Controller]:
     """The controller a shipped document describes, as the proxy would build it (its agents'
-    files gated and run in the sandbox)."""
-    file = ControllerRegistry().judge(path)
+    files gated and run in the sandbox). Once per process and document: the gate takes
+    seconds, and a sandboxed piece's worker serves every later measurement."""
+    return _shipped(path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+@functools.cache
+def _shipped(path: Path, digest: str) -> type[Controller]:
+    file = ControllerRegistry().judge(path)  # the document pins its pieces' bytes: ``digest``
     if not file.controllers:
         raise ValueError(f"the shipped controller does not load: {file.reason}")
     return file.controllers[0]
