@@ -37,12 +37,16 @@ def stitched(pieces: list[dict[str, object]]) -> dict[str, object]:
             "controller": {"kind": "stitched", "pieces": pieces}}  # fmt: skip
 
 
-GOOD = stitched([
-    {"start": 0.0, "end": 0.5, "lo": 0.0, "hi": 1.0,
-     "controller": {"kind": "family", "family": "probe_exit"}},
-    {"start": 0.5, "end": 1.0, "lo": 0.0, "hi": 1.0,
-     "controller": {"kind": "family", "family": "cmc", "ramps": CMC_RAMPS}},
-])  # fmt: skip
+def probe_exit_then(upper: dict[str, object]) -> dict[str, object]:
+    """A document: probe_exit for beta up to 0.5, then ``upper``."""
+    return stitched([
+        {"start": 0.0, "end": 0.5, "lo": 0.0, "hi": 1.0,
+         "controller": {"kind": "family", "family": "probe_exit"}},
+        {"start": 0.5, "end": 1.0, "lo": 0.0, "hi": 1.0, "controller": upper},
+    ])  # fmt: skip
+
+
+GOOD = probe_exit_then({"kind": "family", "family": "cmc", "ramps": CMC_RAMPS})
 
 
 def test_a_document_builds_the_controller_it_describes(tmp_path: Path) -> None:
@@ -185,12 +189,7 @@ def with_file_piece(folder: Path, source: str = WAVES, pinned: str = WAVES) -> P
     (folder / "mine_files").mkdir(exist_ok=True)
     (folder / "mine_files" / "waves.py").write_text(source)
     sha = hashlib.sha256(pinned.encode()).hexdigest()
-    doc = stitched([
-        {"start": 0.0, "end": 0.5, "lo": 0.0, "hi": 1.0,
-         "controller": {"kind": "family", "family": "probe_exit"}},
-        {"start": 0.5, "end": 1.0, "lo": 0.0, "hi": 1.0,
-         "controller": {"kind": "file", "path": "mine_files/waves.py", "sha256": sha}},
-    ])  # fmt: skip
+    doc = probe_exit_then({"kind": "file", "path": "mine_files/waves.py", "sha256": sha})
     (folder / "mine.json").write_text(json.dumps(doc))
     return folder / "mine.json"
 

@@ -145,10 +145,10 @@ def render(choice: Choice, history: History, split: Split, s: Shipping, chunk: i
     s.out.mkdir(parents=True, exist_ok=True)
     calibrated = Calibration(max_branches=s.width, chunk_tokens=chunk)
     best = choice.agent or choice.best
-    header = describe(choice, history, split, s)
+    controllers = controllers_of(choice.knots, history)
+    header = describe(choice, history, split, s, controllers)
     files: dict[type[Controller], FileSpec] = {}
     if choice.knots:
-        controllers = controllers_of(choice.knots, history)
         files = _write_files(choice.knots, controllers, history, s)
         doc = stitch.document(s.name, choice.knots, controllers, header, calibrated, files)
     elif best.is_data:
@@ -229,8 +229,15 @@ def controllers_of(
     return out
 
 
-def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str:
-    """The shipped file's description: data, search, what was chosen and what it runs."""
+def describe(
+    choice: Choice,
+    history: History,
+    split: Split,
+    s: Shipping,
+    controllers: dict[objective.Source, type[Controller]],
+) -> str:
+    """The shipped file's description: data, search, what was chosen and what it runs (its
+    knots' ``controllers``)."""
     search = ", ".join(e.name for e in split.search)
     held = ", ".join(e.name for e in split.held_out)
     pseudo = sum(e.pseudo_labels for e in (*split.search, *split.held_out))
@@ -250,7 +257,6 @@ def describe(choice: Choice, history: History, split: Split, s: Shipping) -> str
         f"proposals: {tries}. {chosen}",
     ]
     if choice.knots:
-        controllers = controllers_of(choice.knots, history)
         label = partial(_label, history)
         runs = stitch.summary(choice.knots, controllers, Limits(max_branches=s.width), label)
         paragraphs.append(f"Beta runs: {runs}.")
