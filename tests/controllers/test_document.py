@@ -22,6 +22,7 @@ from tts_proxy.controllers.document import (
 )
 from tts_proxy.controllers.probe_exit import ProbeExit
 from tts_proxy.controllers.remote import RemoteController
+from tts_proxy.controllers.sandbox import MEASURE_LIMITS
 from tts_proxy.controllers.stitched import Stitched
 from tts_proxy.controllers.trust import TrustList
 from tts_proxy.errors import ControllerLoadError
@@ -243,13 +244,15 @@ def test_a_file_piece_that_is_not_what_was_pinned_or_allowed_refuses_the_documen
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_an_untrusted_file_piece_is_gated_and_decides_from_the_sandbox(tmp_path: Path) -> None:
     with_file_piece(tmp_path)
-    registry = ControllerRegistry([tmp_path])
+    # Measuring limits: a decide slowed by a busy machine must not become a fault here.
+    registry = ControllerRegistry([tmp_path], sandbox=MEASURE_LIMITS)
     (served,) = registry.files
     assert served.trust is Trust.SANDBOXED, registry.errors
     cls = registry.get("mine")
     assert issubclass(cls, Stitched)
     piece = cls.piece_at(0.75)[0]
     assert issubclass(piece, RemoteController)
+    assert piece.sandboxed.limits == MEASURE_LIMITS  # the registry's, not the serving default
     decides_as_the_file_does(cls, tmp_path)
     registry.close()
     assert piece.sandboxed.closed  # its worker stops with the document

@@ -29,6 +29,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
 from tts_proxy.controllers.base import Controller, Limits
+from tts_proxy.controllers.sandbox import SERVE_LIMITS
+from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.controllers.trust import Trust, TrustList
 from tts_proxy.errors import ControllerLoadError, UnknownControllerError
 from tts_proxy.watched import FileVersion, file_versions
@@ -185,8 +187,10 @@ class ControllerRegistry:
         trust: TrustList | None = None,
         untrusted: Untrusted = "sandbox",
         gate: Gate = _gate,
+        sandbox: SandboxLimits = SERVE_LIMITS,
     ) -> None:
         self.extra_dirs = [Path(d) for d in extra_dirs]
+        self.sandbox = sandbox  # each sandboxed worker's limits (its wall time is per call)
         self.trust = trust or TrustList()
         self.untrusted = untrusted
         self.gate = gate
@@ -286,7 +290,7 @@ class ControllerRegistry:
             return _refused(path, f"refused by the gate: {verdict.reason}")
         name = str(verdict.report["controller"])  # as the gate's sandboxed load found it
         try:
-            served = remote_class(SandboxedFile(source, path.name), name=name)
+            served = remote_class(SandboxedFile(source, path.name, limits=self.sandbox), name=name)
         except RemoteControllerError as exc:
             return _refused(path, str(exc))
         return ControllerFile(str(path), Trust.SANDBOXED, (served,))

@@ -56,6 +56,9 @@ class Limits:
 
 # A served worker: 1 GiB, an hour of CPU over its life, 2 s per decide.
 SERVE_LIMITS = Limits(memory_bytes=1 << 30, cpu_seconds=3600, wall_seconds=2.0)
+# A worker that discovery (or a test) measures offline: a decide that is slow because the
+# machine is busy must not turn into a fault and change the figures.
+MEASURE_LIMITS = Limits(memory_bytes=1 << 30, cpu_seconds=3600, wall_seconds=60.0)
 
 
 def bwrap() -> str:

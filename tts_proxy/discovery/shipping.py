@@ -25,6 +25,7 @@ from tts_proxy.controllers.base import Controller, Limits
 from tts_proxy.controllers.document import Calibration, FileSpec, write_document
 from tts_proxy.controllers.gate import check_file, check_source
 from tts_proxy.controllers.remote import SandboxedFile, remote_class
+from tts_proxy.controllers.sandbox import MEASURE_LIMITS
 from tts_proxy.controllers.sandbox import Limits as SandboxLimits
 from tts_proxy.discovery import families, objective, stitch
 from tts_proxy.discovery.curves import REPORT_BETAS, Curve, compare
@@ -214,7 +215,7 @@ def controllers_of(
 ) -> dict[objective.Source, type[Controller]]:
     """Each knot's controller class; an agent's file's is its sandboxed stand-in (nothing
     starts until it is asked to decide)."""
-    registry = ControllerRegistry()
+    registry = ControllerRegistry(sandbox=MEASURE_LIMITS)
     out: dict[objective.Source, type[Controller]] = {}
     for k in knots:
         if isinstance(k.source, str):
@@ -224,7 +225,8 @@ def controllers_of(
         if c.is_data:
             out[k.source] = data_class(c)
         else:
-            sandboxed = SandboxedFile(str(c.source), f"candidate_{c.id}.py")
+            filename = f"candidate_{c.id}.py"
+            sandboxed = SandboxedFile(str(c.source), filename, limits=MEASURE_LIMITS)
             out[k.source] = remote_class(sandboxed, name=c.controller)
     return out
 
@@ -273,7 +275,8 @@ def shipped_class(path: Path) -> type[Controller]:
 
 @functools.cache
 def _shipped(path: Path, digest: str) -> type[Controller]:
-    file = ControllerRegistry().judge(path)  # the document pins its pieces' bytes: ``digest``
+    # The document pins its pieces' bytes (``digest``); its workers get measuring limits.
+    file = ControllerRegistry(sandbox=MEASURE_LIMITS).judge(path)
     if not file.controllers:
         raise ValueError(f"the shipped controller does not load: {file.reason}")
     return file.controllers[0]
