@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     untrusted_controllers: Literal["sandbox", "refuse"] = Field(
         "sandbox", description="other controller files: served from the OS sandbox, or refused"
     )
+    sandboxed_decide_seconds: float = Field(
+        2.0,
+        gt=0.0,
+        description="how long a sandboxed controller may take per decision; "
+        "past it its worker is stopped and the search answers by majority vote",
+    )
     plans_dir: Path | None = Field(
         None, description="workflow plans (tts-plan/1 JSON), re-read when they change"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -281,3 +282,47 @@ async def test_a_calibrated_controller_at_another_width_says_its_counts_were_sca
             assert tts["branches"] == 4  # SC@width at beta 1, at the request's width of 4
             noted = any("wide was calibrated at 64 branches" in w for w in tts["warnings"])
             assert noted == (name == "wide")  # a built-in's schedule is its definition
+
+
+# Quick in the gate's replay (chunks of 100 tokens), stuck once served at chunks of 8.
+SLOW = """
+from tts_proxy.actions import Answer, Branch
+from tts_proxy.controllers.base import Controller
+
+
+class Slow(Controller):
+    name = "slow"
+
+    def decide(self, view):
+        if view.branches and self.limits.chunk_tokens == 8:
+            while True:
+                pass
+        return [Branch(2, to_end=True)] if not view.branches else [Answer()]
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_a_sandboxed_decide_past_the_operators_limit_is_a_fault_of_its_search(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    settings = Settings(backend_url="http://fake", chunk_tokens=8, trace_dir=None,
+                        savings_file=None, controllers_dir=tmp_path,
+                        sandboxed_decide_seconds=0.5)  # fmt: skip
+    app = create_app(settings, FakeModelServer([Script(2, "4", ["4", "4"])]))  # gates slow.py
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:
+            body = {"model": "fake", "messages": CHAT, "tts": {"controller": "slow"}}
+            return await c.post("/v1/chat/completions", json=body)
+
+    try:
+        r = anyio.run(ask)
+    finally:
+        app.state.service.registry.close()
+    assert r.status_code == 200, r.text
+    tts = r.json()["tts"]
+    assert "no answer within 0.5 s" in tts["fault"]
+    assert tts["answer"] == "4"  # the engine answered by majority of the two that ran

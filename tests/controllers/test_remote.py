@@ -30,7 +30,7 @@ from tts_proxy.controllers.cmc import ConfidenceMomentum
 """
 
 
-def served(body: str, name: str, *, call_seconds: float = 2.0) -> type[RemoteController]:
+def served(body: str, name: str, *, call_seconds: float = 60.0) -> type[RemoteController]:
     limits = Limits(memory_bytes=1 << 30, cpu_seconds=600, wall_seconds=call_seconds)
     return remote_class(SandboxedFile(HEAD + body, f"{name}.py", limits=limits))
 

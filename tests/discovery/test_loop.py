@@ -178,6 +178,7 @@ async def test_a_recorded_good_proposal_is_shipped_and_hot_loaded(tmp_path: Path
         controllers_poll_seconds=0.05,
         trace_dir=None,
         chunk_tokens=8,
+        sandboxed_decide_seconds=60,  # a busy machine's slow decide is not the file's fault
     )
     app = create_app(settings, FakeModelServer([Script(2, "4", ["4", "4"])]))
     service: TTSService = app.state.service

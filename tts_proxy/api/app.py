@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ from tts_proxy.api.guard import Guard
 from tts_proxy.api.lag import sample_lag
 from tts_proxy.backends.base import ModelServer
 from tts_proxy.controllers import ControllerRegistry
+from tts_proxy.controllers.sandbox import SERVE_LIMITS
 from tts_proxy.controllers.trust import TrustList
 from tts_proxy.metrics import Metrics
 from tts_proxy.service import TTSService
@@ -60,6 +62,7 @@ def create_app(
         [settings.controllers_dir] if settings.controllers_dir else [],
         trust=TrustList.read(settings.trusted_controllers_file),
         untrusted=settings.untrusted_controllers,
+        sandbox=replace(SERVE_LIMITS, wall_seconds=settings.sandboxed_decide_seconds),
     )
     metrics = Metrics(settings.savings_file)
     backend.observer = metrics.backend_call
