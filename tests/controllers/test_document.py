@@ -199,6 +199,7 @@ def decides_as_the_file_does(served: type[Controller], folder: Path) -> None:
     (file,) = load_controller_file(folder / "mine_files" / "waves.py")  # in process, as written
     for beta, local in ((0.75, 0.5), (1.0, 1.0)):
         here, there = evaluate(file, QUESTIONS, local), evaluate(served, QUESTIONS, beta)
+        assert there.faults == here.faults == []  # a fault names what went wrong in the sandbox
         assert [e.answer for e in there.episodes] == [e.answer for e in here.episodes]
         assert there.tokens_per_question == here.tokens_per_question
 

@@ -108,6 +108,7 @@ def test_a_chain_through_an_agents_file_ships_it_pinned_and_is_measured_as_serve
     envs, betas = split.held_out, (0.0, 1.0)
     there = measure(served, envs, betas, repeats=2, seed=0, width=8, memo=None)
     here = measure(file, envs, betas, repeats=2, seed=0, width=8, memo=None)
+    assert there.faults == here.faults == ()  # a fault here names what went wrong in the sandbox
     assert there.to_json() == here.to_json()
 
 
