@@ -106,3 +106,29 @@ def test_the_defaults_clients_send_ask_for_nothing() -> None:
         ProbeExit,
     )
     assert spec.extra == {} and spec.logprobs is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"messages": [{"role": "user", "content": "x\ud800"}]}, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+         "messages.0.content.0.text"),
+        ({"stop": ["ok", "\udc00"]}, "stop.1"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"\ud801": {}}}}}]},
+         "tools.0.function.parameters.properties"),
+        ({"top_k": 5, "user": "\ud83d"}, "user"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_unicode_is_refused_by_name(fields: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        search_request(chat(**fields), SelfConsistency)
+    assert info.value.param == param and "surrogate" in info.value.message
+
+
+def test_paired_surrogates_and_any_unicode_are_text() -> None:
+    # json.loads turns "\ud83d\ude00" (how ASCII-only encoders write an emoji) into one char.
+    spec = search_request(chat(messages=[{"role": "user", "content": "\U0001f600 é ∑ 中"}],
+                               stop=["\u2028"]), SelfConsistency)  # fmt: skip
+    assert spec.stop == ["\u2028"]

@@ -388,7 +388,8 @@ class TTSService:
             baseline=self.savings.estimate(plan.model, result.branches, result.tokens),
             reference=reference(self.savings_report, plan.controller, plan.beta),
             model=plan.model, flops=self.sizes.flops(plan.model, len(prompt_ids) + result.tokens),
-            workflow=plan.workflow(), notes=_notes(plan.controller, controller),
+            workflow=plan.workflow(),
+            notes=_notes(plan.controller, controller) + _capped(plan.options, s),
         )  # fmt: skip
         return render(result, rendering)
 
@@ -396,6 +397,20 @@ class TTSService:
 def _notes(name: str, controller: Controller) -> tuple[str, ...]:
     """What the answer's ``tts.warnings`` says about how the controller ran."""
     return tuple(f"{name} was {note}" for note in controller.calibration_notes)
+
+
+def _capped(options: TTSOptions, s: Settings) -> tuple[str, ...]:
+    """What the answer's ``tts.warnings`` says about asks above the server's caps."""
+    asks = [
+        ("max_branches", options.max_branches, "--max-branches", s.max_branches),
+        ("max_tokens", options.max_tokens, "--max-search-tokens", s.max_search_tokens),
+        ("max_seconds", options.max_seconds, "--max-search-seconds", s.max_search_seconds),
+    ]
+    return tuple(
+        f"tts.{name} {asked} is above this server's {flag}: capped at {cap}"
+        for name, asked, flag, cap in asks
+        if asked is not None and asked > cap
+    )
 
 
 def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:

@@ -214,16 +214,21 @@ async def test_nan_and_unicode_edges(client: httpx.AsyncClient) -> None:
     assert (await client.post("/v1/chat/completions", json=emoji)).status_code == 200
 
 
-async def test_a_client_cannot_raise_the_servers_caps(client: httpx.AsyncClient) -> None:
-    body = {
-        "model": "fake",
-        "messages": CHAT,
-        "max_tokens": 10**12,
-        "tts": {"beta": 1.0, "controller": "sc", "max_branches": 10**30, "max_seconds": 1e9},
-    }
+async def test_a_client_cannot_raise_the_servers_caps_and_is_told_so(
+    client: httpx.AsyncClient,
+) -> None:
+    asks = {"max_branches": 10**30, "max_tokens": 10**12, "max_seconds": 1e9}
+    body = {"model": "fake", "messages": CHAT, "max_tokens": 10**12,
+            "tts": {"beta": 1.0, "controller": "sc", **asks}}  # fmt: skip
     r = await client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200, r.text
-    assert r.json()["tts"]["branches"] == Settings.model_fields["max_branches"].default
+    tts = r.json()["tts"]
+    assert tts["branches"] == Settings.model_fields["max_branches"].default
+    capped = [w.split()[0] for w in tts["warnings"] if "capped at" in w]
+    assert capped == [f"tts.{ask}" for ask in asks]
+    within = {"max_branches": 3, "max_tokens": 1000, "max_seconds": 60}
+    tts = (await client.post("/v1/chat/completions", json=body | {"tts": within})).json()["tts"]
+    assert tts["branches"] <= 3 and not [w for w in tts["warnings"] if "capped" in w]
 
 
 async def test_metrics_and_admin_can_live_on_their_own_port(settings: Settings) -> None:

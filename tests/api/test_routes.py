@@ -160,6 +160,42 @@ async def test_bad_json_and_bad_header(client: httpx.AsyncClient) -> None:
     assert_openai_error(r, 400, "X-TTS-Beta")
 
 
+@pytest.mark.parametrize("depth", [101, 100_000])  # past the limit; past Python's parser
+async def test_json_nested_too_deep_is_a_400_with_or_without_tts(
+    client: httpx.AsyncClient, server: FakeModelServer, depth: int
+) -> None:
+    nested = b"[" * depth + b"]" * depth
+    for tts in (b"", b', "tts": {}'):
+        raw = b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "user": '
+        r = await client.post("/v1/chat/completions", content=raw + nested + tts + b"}")
+        assert "deeper than 100" in assert_openai_error(r, 400, None)
+    assert not server.forwarded_bytes and not server.episodes
+
+
+async def test_json_nested_within_the_limit_is_served(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    nested: dict[str, object] = {"type": "object"}
+    for _ in range(45):  # a tool schema 91 levels deep in the body
+        nested = {"type": "object", "properties": {"x": nested}}
+    body = {"model": "fake", "messages": CHAT, "tools": [{"type": "function",
+            "function": {"name": "f", "parameters": nested}}]}  # fmt: skip
+    assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+    r = await client.post("/v1/chat/completions", json=body | {"tts": {"controller": "sc"}})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_lone_surrogate_is_a_400_for_a_search_and_passed_through_otherwise(
+    client: httpx.AsyncClient, server: FakeModelServer
+) -> None:
+    raw = b'{"model": "fake", "messages": [{"role": "user", "content": "x\\ud800"}]'
+    r = await client.post("/v1/chat/completions", content=raw + b', "tts": {}}')
+    assert "surrogate" in assert_openai_error(r, 400, "messages.0.content")
+    assert not server.episodes
+    r = await client.post("/v1/chat/completions", content=raw + b"}")
+    assert r.status_code == 200 and server.forwarded_bytes == [raw + b"}"]  # vLLM's to judge
+
+
 async def test_unknown_route_is_an_openai_404(client: httpx.AsyncClient) -> None:
     assert_openai_error(await client.get("/v1/nothing"), 404, None)
 

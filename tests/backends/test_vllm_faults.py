@@ -45,7 +45,10 @@ class FaultyVLLM:
             return httpx2.Response(500, json={"message": "engine died"})
         if fault == "hang":
             await asyncio.sleep(30)
-        if json.loads(request.content).get("stream"):
+        stream = json.loads(request.content).get("stream")
+        if fault in ("refused", "failed"):  # vLLM refuses the request, or fails serving it
+            return self._error(fault, stream)
+        if stream:
             return self._stream(fault)
         body = json.dumps({
             "id": "c", "object": "text_completion", "created": 0, "model": "m",
@@ -57,6 +60,17 @@ class FaultyVLLM:
             body = body[: len(body) // 2]
         return httpx2.Response(200, content=body.encode(),
                                headers={"content-type": "application/json"})  # fmt: skip
+
+    @staticmethod
+    def _error(fault: str, stream: bool) -> httpx2.Response:
+        """vLLM's error body; a stream has begun (200) and carries it as an event."""
+        code = 400 if fault == "refused" else 500
+        error = {"message": "Token id 10**9 is out of vocabulary" if code == 400 else "died",
+                 "type": "BadRequestError", "param": None, "code": code}  # fmt: skip
+        if not stream:
+            return httpx2.Response(code, json={"error": error})
+        events = b"data: " + json.dumps({"error": error}).encode() + b"\n\ndata: [DONE]\n\n"
+        return httpx2.Response(200, content=events, headers={"content-type": "text/event-stream"})
 
     @staticmethod
     def _stream(fault: str | None) -> httpx2.Response:
@@ -109,7 +123,15 @@ async def test_a_backend_that_always_fails_gives_an_openai_error(
         assert (await client.get("/healthz")).status_code == 200  # the proxy itself stays up
 
 
-@pytest.mark.parametrize("fault", ["500", "truncated", "refuse", "hang"])
+async def test_a_request_vllm_refuses_is_its_400_whether_it_streams_or_not(engine: str) -> None:
+    async for client in client_for(lambda n: "refused", engine=engine):
+        r = await client.post("/v1/chat/completions", json=TTS)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["type"] == "invalid_request_error"
+        assert "out of vocabulary" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("fault", ["500", "failed", "truncated", "refuse", "hang"])
 async def test_one_failed_branch_leaves_an_answer_from_the_others(fault: str, engine: str) -> None:
     async for client in client_for(lambda n: fault if n == 2 else None, timeout=0.5,
                                    engine=engine):  # fmt: skip

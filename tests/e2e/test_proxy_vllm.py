@@ -140,10 +140,27 @@ def test_bad_requests_are_openai_400s(
     )
 
 
-def test_bad_json_is_a_400(proxy: ProxyServer) -> None:
-    r = httpx.post(f"{proxy.url}/v1/chat/completions", content=b'{"model": ',
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'{"model": ', None),
+        (b'{"model": "m", "messages": [], "user": ' + b"[" * 5000 + b"]" * 5000 + b"}", None),
+        (
+            f'{{"model": "{MODEL}", "messages": [{{"role": "user", "content": "2+2\\ud800"}}], '
+            '"tts": {"beta": 0}}'.encode(),
+            "messages.0.content",
+        ),
+    ],
+    ids=["cut-short", "nested-too-deep", "lone-surrogate"],
+)
+def test_a_body_the_proxy_cannot_read_or_resend_is_a_400(
+    proxy: ProxyServer, raw: bytes, param: str | None
+) -> None:
+    r = httpx.post(f"{proxy.url}/v1/chat/completions", content=raw,
                    headers={"content-type": "application/json"})  # fmt: skip
-    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert r.json()["error"]["param"] == param
 
 
 def test_unreachable_backend_is_a_503() -> None:

@@ -71,3 +71,20 @@ def test_an_unhonoured_parameter_is_a_400_the_sdk_raises(client: openai.OpenAI) 
             extra_body={"tts": {"controller": "probe_exit"}},
         )  # fmt: skip
     assert "response_format" in str(info.value)
+
+
+def test_what_vllm_refuses_mid_stream_is_its_400_not_a_broken_branch(
+    client: openai.OpenAI,
+) -> None:
+    # The streamed engine's branches are streams: vLLM sends these refusals as error events.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model=MODEL, prompt=[10**9], max_tokens=8,
+                                  extra_body={"tts": {"beta": 0}})  # fmt: skip
+    assert "out of vocabulary" in str(info.value)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model=MODEL, messages=ASK, max_tokens=8, extra_body={"tts": {"controller": "sc"}},
+            response_format={"type": "json_schema",
+                             "json_schema": {"name": "x", "schema": {"type": "nonsense"}}},
+        )  # fmt: skip
+    assert "nonsense" in str(info.value)

@@ -29,6 +29,10 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 DISCONNECT_POLL_SECONDS = 0.2
 REQUEST_ID_HEADER = "x-tts-request-id"
+# Bodies nested deeper are refused before anything else walks them: Python's JSON parser,
+# pydantic and the encoders recurse, and a search re-encodes its body for every branch.
+# Requests nest a few levels; a tool's JSON schema a few dozen at most.
+MAX_JSON_DEPTH = 100
 
 
 def _service(request: Request) -> TTSService:
@@ -37,13 +41,31 @@ def _service(request: Request) -> TTSService:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
+    too_deep = f"the request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # Python's parser recurses: far deeper than the limit
+        raise InvalidRequestError(too_deep) from exc
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object")
+    if _nests_deeper(data, MAX_JSON_DEPTH):
+        raise InvalidRequestError(too_deep)
     return data
+
+
+def _nests_deeper(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether ``value`` holds lists or objects more than ``limit`` levels deep (walked
+    without recursion, so any depth the parser took is safe to ask about)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 async def _read_json(request: Request) -> dict[str, Any]:

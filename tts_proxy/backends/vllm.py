@@ -47,14 +47,17 @@ def translate_error(exc: Exception) -> TTSProxyError:
         return BackendTimeoutError("the model server timed out")
     if isinstance(exc, openai.APIConnectionError):
         return BackendUnavailableError(f"the model server is unreachable: {exc}")
+    body = exc.body if isinstance(exc, openai.APIError) and isinstance(exc.body, dict) else {}
+    message = str(body.get("message") or getattr(exc, "message", exc))
+    # An HTTP error status, or (streams) an error event with its code: vLLM's 400s in a
+    # stream (a token id out of vocabulary, a schema its grammar refuses) say the same.
+    status = exc.status_code if isinstance(exc, openai.APIStatusError) else body.get("code")
+    if isinstance(status, int) and 400 <= status < 500:
+        err = TTSProxyError(message, param=body.get("param"))
+        err.status_code = status
+        err.error_type = "invalid_request_error"
+        return err
     if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        message = str(body.get("message") or exc.message)
-        if 400 <= exc.status_code < 500:
-            err = TTSProxyError(message, param=body.get("param"))
-            err.status_code = exc.status_code
-            err.error_type = "invalid_request_error"
-            return err
         return BackendError(f"the model server failed: {message}")
     return BackendError(f"the model server answered something unreadable: {exc}")
 
@@ -287,6 +290,9 @@ class VLLMEpisode:
                             choice.finish_reason)  # fmt: skip
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             self.backend.observe("stream", False)
+            refused = translate_error(exc) if isinstance(exc, openai.OpenAIError) else None
+            if refused is not None and not isinstance(refused, BackendError):
+                raise refused from exc  # the request's fault: every branch would meet it
             raise BackendUnavailableError(f"the branch's stream broke: {exc}") from exc
         except (AttributeError, TypeError, ValueError) as exc:
             raise BackendError(f"malformed stream from the model server: {exc}") from exc
