@@ -49,6 +49,27 @@ def test_unknown_formats_are_refused_clearly(tmp_path: Path, content: str) -> No
         load_replay(path)
 
 
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"each_branch": [[["7"], -5, "7"]]}, "at least 0"),
+        ({"each_branch": [[["7"], "many", "7"]]}, "many"),
+        ({"each_branch": [None]}, "question 0"),
+        ({"probe_freq": 0}, "probe_freq must be at least 1"),
+        ({"probe_freq": None}, "question 0"),
+    ],
+)
+def test_autotts_records_that_cannot_be_costed_are_refused_by_question(
+    tmp_path: Path, change: dict[str, object], why: str
+) -> None:
+    record = {"question": "q", "gold_answer": "7", "probe_freq": 500,
+              "each_branch": [[["7"], 700, "7"]]} | change  # fmt: skip
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(ReplayDataError, match=why):
+        load_replay(path)
+
+
 def test_missing_file_is_a_replay_error(tmp_path: Path) -> None:
     with pytest.raises(ReplayDataError, match="cannot read"):
         load_replay(tmp_path / "absent.json")

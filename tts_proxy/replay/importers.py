@@ -35,12 +35,23 @@ def _answer(raw: object) -> str | None:
     return None if s in _NO_ANSWER else s
 
 
+def _count(raw: Any, what: str, least: int) -> int:
+    """``raw`` (whatever the file holds) as a count of at least ``least``; ``ValueError`` or
+    ``TypeError`` otherwise."""
+    n = int(raw)
+    if n < least:
+        raise ValueError(f"{what} must be at least {least}, got {n}")
+    return n
+
+
 def from_autotts(records: list[dict[str, Any]], *, source: str = "") -> list[ReplayQuestion]:
     questions = []
     for i, rec in enumerate(records):
         try:
             branches = tuple(
-                RecordedBranch(tuple(_answer(a) for a in probes), int(n), _answer(final))
+                RecordedBranch(
+                    tuple(_answer(a) for a in probes), _count(n, "tokens", 0), _answer(final)
+                )
                 for probes, n, final in rec["each_branch"]
             )
             questions.append(
@@ -49,7 +60,7 @@ def from_autotts(records: list[dict[str, Any]], *, source: str = "") -> list[Rep
                     question=str(rec.get("question", "")),
                     label=_answer(rec.get("gold_answer")),
                     branches=branches,
-                    chunk_tokens=int(rec.get("probe_freq", 500)),
+                    chunk_tokens=_count(rec.get("probe_freq", 500), "probe_freq", 1),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
