@@ -45,3 +45,26 @@ def test_unknown_controller_and_bad_beta_fail_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     done = run_cli("replay", "--data", "x", "--controller", "sc", "--beta", "7")
     assert done.returncode == 2 and "beta must be a number in [0, 1]" in done.stderr
+
+
+def test_counts_below_one_are_refused_by_flag(tmp_path: Path) -> None:
+    # --repeats 0 once printed accuracy 0.0: a figure of nothing, not an error.
+    for args in (["replay", "--data", "x", "--controller", "sc", "--beta", "1", "--repeats", "0"],
+                 ["replay", "--data", "x", "--controller", "sc", "--beta", "1", "--pool", "-2"],
+                 ["discover", "--traces", "x", "--workers", "0"],
+                 ["collect", "--dataset", "x", "--width", "many"]):  # fmt: skip
+        done = run_cli(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"argument {args[-2]}" in done.stderr, done.stderr
+
+
+def test_a_trial_storage_that_cannot_be_opened_fails_at_start_without_its_password(
+    tmp_path: Path,
+) -> None:
+    path = shared_file("autotts", "Qwen3-0.6B", "aime24.json")
+    storage = "postgresql+psycopg://tts:hunter2@127.0.0.1:1/trials"  # nothing listens on 1
+    done = run_cli("discover", "--traces", str(path), "--storage", storage,
+                   "--reports", str(tmp_path), "--out", str(tmp_path))  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "trial storage postgresql+psycopg://... cannot be opened" in done.stderr
+    assert "hunter2" not in done.stderr and "Warning" not in done.stderr

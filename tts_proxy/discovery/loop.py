@@ -114,6 +114,7 @@ class Discovery:
         """Search, then ship the winner and its report; returns the report."""
         o = self.options
         history = History(o.history_path, self.setup())
+        trials.open_storage(trials.storage_url(o.storage, o.reports, o.name))  # fail at start
         with closing(workers.measurer(o.workers)) as measurer:
             refs = self.references(history, measurer)
             self._search(history, refs, measurer)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 
 from tts_proxy.discovery import families, objective, workers
 from tts_proxy.discovery.curves import SEARCH_BETAS, Curve, measure
@@ -45,15 +47,31 @@ def study_name(name: str, setup: dict[str, Any]) -> str:
     return f"{name}-{digest}"
 
 
+class StorageError(ValueError):
+    """A trial storage that cannot be opened: a bad URL, a missing driver, a server down."""
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """The trial storage at ``url``, its schema created on first use; ``StorageError`` when
+    it cannot be opened (the URL is shown without its password)."""
+    engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental": chosen, not news
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+            )  # fmt: skip
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        shown = url.split("://", 1)[0] + "://..." if "@" in url else url
+        raise StorageError(f"the trial storage {shown} cannot be opened: {exc}") from exc
+
+
 def open_study(url: str, name: str, seed: int) -> optuna.Study:
     """The shared study, created on first use. Its TPE sampler lies about trials still
     running (``constant_liar``), so concurrent workers do not all ask for the same point."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    storage = optuna.storages.RDBStorage(
-        url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
-        grace_period=GRACE_SECONDS,
-    )  # fmt: skip
+    storage = open_storage(url)
     sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     return optuna.create_study(
         study_name=name, storage=storage, sampler=sampler, direction="maximize",
