@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_file
-from tts_proxy.collect import done_indices, gold_of, read_dataset
-from tts_proxy.errors import ReplayDataError
+from tts_proxy.collect import collect, done_indices, gold_of, read_dataset
+from tts_proxy.embedded.server import free_port
+from tts_proxy.errors import CollectError, ReplayDataError
 
 
 def test_gold_answers_of_each_dataset_style() -> None:
@@ -27,6 +28,8 @@ def test_read_dataset_takes_question_or_problem(tmp_path: Path) -> None:
     path.write_text(json.dumps({"text": "no question"}) + "\n")
     with pytest.raises(ReplayDataError):
         read_dataset(path)
+    with pytest.raises(ReplayDataError, match="cannot read"):
+        read_dataset(tmp_path / "absent.jsonl")
 
 
 def test_resume_skips_finished_questions_and_torn_lines(tmp_path: Path) -> None:
@@ -40,3 +43,16 @@ def test_shared_datasets_parse() -> None:
     for name in ("gsm8k_test.jsonl", "math500_test.jsonl", "aime24_test.jsonl"):
         items = read_dataset(shared_file("datasets", name))
         assert items and all(i.question and i.gold for i in items)
+
+
+@pytest.mark.anyio
+async def test_a_proxy_that_cannot_be_reached_stops_the_run_and_says_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
+    state = tmp_path / "progress.jsonl"
+    with pytest.raises(CollectError, match="run it again to resume") as info:
+        await collect(dataset, base_url=f"http://127.0.0.1:{free_port()}/v1", model="m",
+                      width=2, state=state)  # fmt: skip
+    assert str(state) in info.value.message and done_indices(state) == set()

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from tts_proxy.beta import parse_beta
+from tts_proxy import flags
 from tts_proxy.controllers.document import Family
 from tts_proxy.errors import TTSProxyError, WorkerLostError
 
@@ -295,24 +295,6 @@ def _discover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(value: str) -> int:
-    """A flag that counts something (orderings, rounds, workers, tokens): 1 or more."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
-def _beta(value: str) -> float:
-    try:
-        return parse_beta(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 # The settings `serve` takes as flags (each is also TTS_<NAME> in the environment).
 SERVE_FLAGS = (
     "host", "port", "backend_url", "backend_urls", "model_path", "served_model_name",
@@ -390,13 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data", type=Path, required=True,
                         help="AutoTTS replay JSON, full-text samples JSONL, or traces")  # fmt: skip
     replay.add_argument("--controller", required=True, help=_controller_help())
-    replay.add_argument("--beta", type=_beta, required=True, help="in [0, 1]")
-    replay.add_argument("--repeats", type=_count, default=16, help="orderings per question")
+    replay.add_argument("--beta", type=flags.beta, required=True, help="in [0, 1]")
+    replay.add_argument("--repeats", type=flags.count, default=16, help="orderings per question")
     replay.add_argument("--seed", type=int, default=0, help="seed of the orderings")
     replay.add_argument(
-        "--pool", type=_count, help="use N of the recorded trajectories per question"
+        "--pool", type=flags.count, help="use N of the recorded trajectories per question"
     )
-    replay.add_argument("--max-branches", type=_count, help="width cap (default: the pool)")
+    replay.add_argument("--max-branches", type=flags.count, help="width cap (default: the pool)")
     replay.add_argument("--controllers-dir", type=Path, help="more controllers (documents)")
     replay.add_argument("--engine", choices=["round", "streamed"], default="round",
                         help="by rounds (default), or by the streamed engine's token clock "
@@ -408,14 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=formatter)  # fmt: skip
     col.add_argument("--dataset", type=Path, required=True,
                      help="JSONL of {question, answer} (the shared datasets' form)")  # fmt: skip
-    col.add_argument("--width", type=_count,
+    col.add_argument("--width", type=flags.count,
                      help="branches per question (required without --workflow)")  # fmt: skip
-    col.add_argument("--concurrency", type=_count, default=1, help="questions in flight at once")
+    col.add_argument(
+        "--concurrency", type=flags.count, default=1, help="questions in flight at once"
+    )
     col.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="the proxy")
     col.add_argument("--model", default="smollm2", help="the model the proxy serves")
-    col.add_argument("--limit", type=_count, help="only the first N questions")
-    col.add_argument("--max-tokens", type=_count, help="length cap of each branch")
-    col.add_argument("--chunk-tokens", type=_count, help="tokens between probes")
+    col.add_argument("--limit", type=flags.count, help="only the first N questions")
+    col.add_argument("--max-tokens", type=flags.count, help="length cap of each branch")
+    col.add_argument("--chunk-tokens", type=flags.count, help="tokens between probes")
     col.add_argument("--state", type=Path, help="progress file (resumes from it)")
     col.add_argument("--confidence", action="store_true",
                      help="record token confidence per chunk (for deepconf)")  # fmt: skip
@@ -431,22 +415,24 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--out", type=Path, default=Path("controllers"), help="where it ships")
     dis.add_argument("--reports", type=Path, default=Path("reports"), help="report directory")
     dis.add_argument("--name", default="discovered", help="the new controller's name")
-    dis.add_argument("--rounds", type=_count, default=8, help="search rounds")
-    dis.add_argument("--trials", type=_count, default=4, help="parameter-search points per round")
+    dis.add_argument("--rounds", type=flags.count, default=8, help="search rounds")
     dis.add_argument(
-        "--repeats", type=_count, default=4, help="orderings per point while searching"
+        "--trials", type=flags.count, default=4, help="parameter-search points per round"
     )
-    dis.add_argument("--final-repeats", type=_count, default=16,
+    dis.add_argument(
+        "--repeats", type=flags.count, default=4, help="orderings per point while searching"
+    )
+    dis.add_argument("--final-repeats", type=flags.count, default=16,
                      help="fresh orderings per point: finalists, the shipped file")  # fmt: skip
-    dis.add_argument("--report-repeats", type=_count, default=16,
+    dis.add_argument("--report-repeats", type=flags.count, default=16,
                      help="orderings per point in the held-out report")  # fmt: skip
     dis.add_argument("--held-out", nargs="*", default=[],
                      help="files (name patterns) held out whole, e.g. Qwen3-4B")  # fmt: skip
-    dis.add_argument("--held-out-share", type=float,
+    dis.add_argument("--held-out-share", type=flags.share,
                      help="share of each other file's questions held out (default: half when "
                      "no file is held out)")  # fmt: skip
     dis.add_argument("--seed", type=int, default=0, help="seed of the search and orderings")
-    dis.add_argument("--budget-minutes", type=float, help="stop searching after this long")
+    dis.add_argument("--budget-minutes", type=flags.positive, help="stop searching after this long")
     dis.add_argument(
         "--history",
         type=Path,
@@ -459,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--families", nargs="+", choices=typing.get_args(Family),
                      help="the built-in families the parameter search may choose (default: "
                      "all)")  # fmt: skip
-    dis.add_argument("--workers", type=_count, default=1,
+    dis.add_argument("--workers", type=flags.count, default=1,
                      help="processes running trials on the storage and measuring the "
                      "references, finalists and report (the same figures as one)")  # fmt: skip
     dis.add_argument("--no-learned", dest="learned", action="store_false",
@@ -467,9 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--no-stitch", dest="stitch", action="store_false",
                      help="ship the best single candidate, not the objective's chain")  # fmt: skip
     _agent_flags(dis)
-    dis.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per proposal")
-    dis.add_argument("--agent-max-tokens", type=_count, default=1500, help="tokens per proposal")
-    dis.add_argument("--agent-prompt-chars", type=_count, default=12_000,
+    dis.add_argument(
+        "--agent-timeout", type=flags.positive, default=300.0, help="seconds per proposal"
+    )
+    dis.add_argument(
+        "--agent-max-tokens", type=flags.count, default=1500, help="tokens per proposal"
+    )
+    dis.add_argument("--agent-prompt-chars", type=flags.count, default=12_000,
                      help="cap on the agent's brief")  # fmt: skip
     dis.set_defaults(func=_discover)
     _plan_parser(sub, formatter)
@@ -497,8 +487,10 @@ def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     plan.add_argument("--traces", type=Path, default=Path("traces"),
                       help="the proxy's trace directory (for an exploration log)")  # fmt: skip
     budget = plan.add_mutually_exclusive_group()
-    budget.add_argument("--flops-budget", type=float, help="mean FLOPs per run at most this")
-    budget.add_argument("--budget-share", type=float, default=0.5,
+    budget.add_argument(
+        "--flops-budget", type=flags.positive, help="mean FLOPs per run at most this"
+    )
+    budget.add_argument("--budget-share", type=flags.share, default=0.5,
                         help="budget at this share (log scale) from the cheapest plan's cost "
                         "to the dearest's")  # fmt: skip
     plan.add_argument(
@@ -507,12 +499,18 @@ def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         choices=["insight", "tpe", "random", "agent"],
         help="what chooses the plan",
     )
-    plan.add_argument("--seeds", type=_count, default=10, help="seeds per method in the comparison")
     plan.add_argument(
-        "--trials", type=_count, default=200, help="plans measured per search at most"
+        "--seeds", type=flags.count, default=10, help="seeds per method in the comparison"
     )
-    plan.add_argument("--held-out", type=float, default=0.3, help="share of questions held out")
-    plan.add_argument("--repeats", type=_count, default=8, help="orderings per question (replay)")
+    plan.add_argument(
+        "--trials", type=flags.count, default=200, help="plans measured per search at most"
+    )
+    plan.add_argument(
+        "--held-out", type=flags.share, default=0.3, help="share of questions held out"
+    )
+    plan.add_argument(
+        "--repeats", type=flags.count, default=8, help="orderings per question (replay)"
+    )
     plan.add_argument("--parameters", type=json.loads, default={},
                       help='parameter counts by model, JSON ({"name": 8.2e9}); replay '
                       "directories named like Qwen3-8B are read from the name")  # fmt: skip
@@ -521,8 +519,10 @@ def _plan_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     plan.add_argument("--no-sweep", dest="sweep", action="store_false",
                       help="skip the budget sweep in the report")  # fmt: skip
     _agent_flags(plan)
-    plan.add_argument("--agent-iterations", type=_count, default=5, help="agent rounds")
-    plan.add_argument("--agent-candidates", type=_count, default=10, help="plans per agent round")
+    plan.add_argument("--agent-iterations", type=flags.count, default=5, help="agent rounds")
+    plan.add_argument(
+        "--agent-candidates", type=flags.count, default=10, help="plans per agent round"
+    )
     plan.set_defaults(func=_plan)
 
 

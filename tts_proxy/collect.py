@@ -19,7 +19,7 @@ import httpx
 import openai
 from tqdm import tqdm
 
-from tts_proxy.errors import ReplayDataError
+from tts_proxy.errors import CollectError, ReplayDataError
 
 INSTRUCTION = "\nPut the final answer in \\boxed{}."
 
@@ -40,8 +40,12 @@ def gold_of(record: dict[str, Any]) -> str:
 
 def read_dataset(path: Path) -> list[Item]:
     """GSM8K / MATH-500 / AIME style JSONL: ``question`` or ``problem``, and ``answer``."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayDataError(f"cannot read {path}: {exc}") from exc
     items = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
@@ -107,7 +111,7 @@ async def collect(
                 summary = (response.model_extra or {}).get("tts") or {}
                 request_id = summary.get("request_id")
                 if not request_id:
-                    raise RuntimeError("the server returned no tts summary: is it tts-proxy?")
+                    raise CollectError(f"{root} returned no tts summary: is it tts-proxy?")
                 label = {"request_id": request_id, "answer": item.gold}
                 r = await http.post("/v1/tts/feedback", json=label)
                 r.raise_for_status()
@@ -119,6 +123,16 @@ async def collect(
                 bar.update(1)
 
         with tqdm(total=len(items), initial=len(items) - len(todo), desc="collect") as bar:
-            await asyncio.gather(*(one(it, bar) for it in todo))
-    await client.close()
+            tasks = [asyncio.ensure_future(one(it, bar)) for it in todo]
+            try:
+                await asyncio.gather(*tasks)
+            except (openai.APIError, httpx.HTTPError) as exc:
+                why = str(exc).rstrip(".")
+                raise CollectError(f"collect stopped at {root} ({why}); what was collected is in "
+                                   f"{state}: run it again to resume") from exc  # fmt: skip
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await client.close()
     return results

@@ -82,6 +82,11 @@ class PlanError(TTSProxyError):
     model, controller or stage that is not there."""
 
 
+class CollectError(TTSProxyError):
+    """A collection run stopped: the proxy could not be reached, refused a question, or is
+    not tts-proxy. What was collected is kept; the next run resumes after it."""
+
+
 class WorkerLostError(TTSProxyError):
     """A discovery worker process died mid-task (killed, or out of memory): the run stops,
     and what its history holds is kept for the next run to resume from."""
