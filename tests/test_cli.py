@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import shared_file
+from tts_proxy.embedded.server import free_port
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,3 +69,14 @@ def test_a_trial_storage_that_cannot_be_opened_fails_at_start_without_its_passwo
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "trial storage postgresql+psycopg://... cannot be opened" in done.stderr
     assert "hunter2" not in done.stderr and "Warning" not in done.stderr
+
+
+def test_serve_with_an_unknown_default_controller_stops_before_starting_anything(
+    tmp_path: Path,
+) -> None:
+    for backend in (["--backend-url", f"http://127.0.0.1:{free_port()}"], []):  # [] embeds vLLM
+        done = run_cli("serve", *backend, "--port", str(free_port()), "--trace-dir",
+                       str(tmp_path), "--default-controller", "nope")  # fmt: skip
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "the default controller 'nope' is not one of them" in done.stderr
+        assert "available: asc, cmc" in done.stderr and "starting vLLM" not in done.stderr

@@ -43,21 +43,23 @@ def _serve(args: argparse.Namespace) -> int:
     embedded = _embedded(settings) if settings.backend_url is None else None
     try:
         if embedded is not None:
-            if not _started(embedded):
-                return 1
             sizes = _sized(settings, embedded)
             settings = settings.model_copy(
                 update={"backend_url": embedded.url, "model_parameters": sizes}
             )
+        # The app (its controllers loaded) before vLLM: a bad default fails in a second.
         app = create_app(settings, _backends(settings))
-        _say_controllers(app.state.service.registry)
+        if not _controllers_ready(app.state.service.registry, settings):
+            return 2
+        if embedded is not None and not _started(embedded):
+            return 1
         _say(f"serving on http://{settings.host}:{settings.port}/v1")
         _say(f"traces: {settings.trace_dir.resolve() if settings.trace_dir else 'off'}")
         asyncio.run(_serve_until_stopped(app, settings))
     except _Stopped as stop:
         return stop.code
     finally:
-        if embedded is not None:
+        if embedded is not None and embedded.process is not None:
             _say("stopping vLLM")
             embedded.stop()
     return 0
@@ -67,15 +69,25 @@ def _say(message: str) -> None:
     print(f"[tts-proxy] {message}", file=sys.stderr, flush=True)
 
 
-def _say_controllers(registry: Any) -> None:
-    """How each controller is served: built-in, data, trusted, sandboxed -- or refused."""
+def _controllers_ready(registry: Any, settings: Any) -> bool:
+    """Say how each controller is served (built-in, data, trusted, sandboxed -- or refused);
+    False, saying why, when the default controller is not among them."""
     from tts_proxy.controllers import builtin_controllers
 
     _say(f"controllers, built-in: {', '.join(sorted(builtin_controllers()))}")
+    folder = settings.controllers_dir
+    if folder is not None and not folder.is_dir():
+        _say(f"controllers: {folder} is not a directory (yet): nothing is loaded from it")
     for file in registry.files:
         names = ", ".join(c.name for c in file.controllers)
         detail = names if file.reason is None else file.reason
         _say(f"controllers, {file.trust.value}: {detail} ({file.path})")
+    if settings.default_controller in registry:
+        return True
+    print(f"tts-proxy: the default controller {settings.default_controller!r} is not one of "
+          f"them (--default-controller); available: {', '.join(registry.names())}",
+          file=sys.stderr)  # fmt: skip
+    return False
 
 
 def _embedded(settings: Any) -> Any:
