@@ -33,3 +33,9 @@ def test_within_a_file_questions_are_split_by_seed(tmp_path: Path) -> None:
 def test_a_split_with_nothing_held_out_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ReplayDataError, match="nothing was held out"):
         split_environments(two_models(tmp_path), held_out_share=0.0)
+
+
+def test_a_held_out_name_that_matches_no_file_is_refused(tmp_path: Path) -> None:
+    # "model-B" (a typo) would otherwise leave model-b in the search set, unannounced.
+    with pytest.raises(ReplayDataError, match="'model-B' names none of model-a/bench"):
+        split_environments(two_models(tmp_path), held_out=["model-a", "model-B"])

@@ -86,10 +86,14 @@ def split_environments(
     share = held_out_share if held_out_share is not None else (0.0 if held_out else 0.5)
     search: list[Environment] = []
     kept: list[Environment] = []
-    for path in paths:
-        env = load_environment(path)
+    envs = [load_environment(path) for path in paths]
+    names = [env.name for env in envs]
+    for pattern in held_out:  # a typo would put a model meant to be held out in the search
+        if not any(_names(name, pattern) for name in names):
+            raise ReplayDataError(f"--held-out {pattern!r} names none of {', '.join(names)}")
+    for env in envs:
         name = env.name
-        if any(fnmatch.fnmatch(name, p) or p in name for p in held_out):
+        if any(_names(name, p) for p in held_out):
             kept.append(env)
             continue
         order = list(range(len(env.questions)))
@@ -104,6 +108,10 @@ def split_environments(
     if not kept:
         raise ReplayDataError("nothing was held out: name files with --held-out or give a share")
     return Split(tuple(search), tuple(kept))
+
+
+def _names(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(name, pattern) or pattern in name
 
 
 def _subset(env: Environment, positions: Sequence[int], suffix: str = "") -> Environment:
