@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -125,6 +126,22 @@ def test_text_that_is_not_unicode_is_refused_by_name(fields: dict[str, Any], par
     with pytest.raises(InvalidRequestError) as info:
         search_request(chat(**fields), SelfConsistency)
     assert info.value.param == param and "surrogate" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"temperature": math.inf}, "temperature"),
+        ({"presence_penalty": math.nan}, "presence_penalty"),
+        ({"top_k": math.nan}, "top_k"),
+        ({"logit_bias": {"5": -math.inf}}, "logit_bias.5"),
+    ],
+)
+def test_numbers_json_cannot_carry_are_refused_by_name(fields: dict[str, Any], param: str) -> None:
+    # json.loads reads NaN, Infinity and 1e400; the SDK refuses to write them on.
+    with pytest.raises(InvalidRequestError) as info:
+        search_request(chat(**fields), SelfConsistency)
+    assert info.value.param == param and "finite" in info.value.message
 
 
 def test_paired_surrogates_and_any_unicode_are_text() -> None:

@@ -176,9 +176,13 @@ async def test_feedback_labels_a_logged_request(proxy: httpx.AsyncClient, tmp_pa
     assert r.json()["tts"]["controller"] == "explore"
     missing = await proxy.post("/v1/tts/feedback", json={"request_id": "nope", "answer": "1"})
     assert missing.status_code == 404 and missing.json()["error"]["param"] == "request_id"
-    empty = await proxy.post("/v1/tts/feedback", json={"request_id": request_id})
-    assert empty.status_code == 400
+    for nothing in ({}, {"answer": ""}, {"score": True}, {"score": "0.9"}):
+        r = await proxy.post("/v1/tts/feedback", json={"request_id": request_id} | nothing)
+        assert r.status_code == 400, nothing
     ok = await proxy.post("/v1/tts/feedback", json={"request_id": request_id, "answer": "5"})
+    assert ok.status_code == 200
+    # A score given later is another label; it does not erase the answer.
+    ok = await proxy.post("/v1/tts/feedback", json={"request_id": request_id, "score": 0.9})
     assert ok.status_code == 200
     deadline = time.monotonic() + 10
     while not list(read_records(trace_files(tmp_path))):  # the writer is asynchronous

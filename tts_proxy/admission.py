@@ -29,11 +29,15 @@ class BranchSlots:
     def queued(self) -> int:
         return len(self._waiting)
 
-    def check(self) -> None:
-        """Refuse now (429) if a new search would find the queue full; called before a
-        streamed response starts, so the refusal is a status code and not an event."""
-        if len(self._waiting) >= self.max_queue and self.in_use >= self.capacity:
+    def check(self, width: int) -> None:
+        """Refuse now (429) if a search of ``width`` branches would have to queue and the
+        queue is full, as ``hold`` would; called before a streamed response starts, so the
+        refusal is a status code and not an event."""
+        if self._must_wait(min(width, self.capacity)) and len(self._waiting) >= self.max_queue:
             raise self._overloaded()
+
+    def _must_wait(self, need: int) -> bool:
+        return bool(self._waiting) or self.in_use + need > self.capacity
 
     def _overloaded(self) -> OverloadedError:
         return OverloadedError(
@@ -46,7 +50,7 @@ class BranchSlots:
     async def hold(self, width: int) -> AsyncIterator[None]:
         """Hold ``width`` slots (at most the capacity) while the block runs."""
         need = min(width, self.capacity)
-        if self._waiting or self.in_use + need > self.capacity:
+        if self._must_wait(need):
             if len(self._waiting) >= self.max_queue:
                 raise self._overloaded()
             turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -321,8 +321,8 @@ class FeedbackRequest(BaseModel):
 
     request_id: str | None = Field(None, min_length=1)
     run_id: str | None = Field(None, min_length=1, description="labels every stage of a run")
-    answer: str | None = None
-    score: float | None = None
+    answer: str | None = Field(None, min_length=1)
+    score: float | None = Field(None, strict=True)  # a number: true is not a score
 
     @field_validator("score")
     @classmethod

@@ -18,6 +18,7 @@ dropped silently:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -76,18 +77,22 @@ def _asks(value: object) -> bool:
     return value is not None and value is not False and value != 0 and value not in ({}, [])
 
 
-def _unencodable_text(fields: dict[str, Any]) -> str | None:
-    """The dotted path of a text (value or key) in ``fields`` that UTF-8 cannot encode, or
-    None. JSON can escape a lone surrogate; the SDK cannot send one on to the server."""
+_SURROGATE = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape): it is not Unicode"
+
+
+def _unsendable(fields: dict[str, Any]) -> tuple[str, str] | None:
+    """The dotted path of a value in ``fields`` that JSON parsers take but no encoder can
+    send on to the server, and why; or None. A search re-sends the request's values."""
     stack: list[tuple[str, object]] = list(fields.items())
     while stack:
         path, value = stack.pop()
-        if isinstance(value, str):
-            if not _encodes(value):
-                return path
-        elif isinstance(value, dict):
+        if isinstance(value, str) and not _encodes(value):
+            return path, _SURROGATE
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "must be a finite number"
+        if isinstance(value, dict):
             if not all(_encodes(k) for k in value if isinstance(k, str)):
-                return path
+                return path, _SURROGATE
             stack.extend((f"{path}.{k}", v) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((f"{path}.{i}", v) for i, v in enumerate(value))
@@ -108,10 +113,9 @@ def search_request(
     """The search ``request`` asks for with ``controller``; ``InvalidRequestError`` naming
     the first parameter it cannot honour."""
     given = _given(request)
-    unencodable = _unencodable_text(request.model_dump(exclude_unset=True))
-    if unencodable is not None:
-        why = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape): it is not Unicode"
-        raise _refuse(unencodable, why + ", and a search must send it on")
+    unsendable = _unsendable(request.model_dump(exclude_unset=True))
+    if unsendable is not None:
+        raise _refuse(*unsendable)
     if request.n not in (None, 1):
         raise _refuse("n", "must be 1 when tts is used (the search decides how many samples)")
     for name in sorted(given - _READ - set(_VLLM_SAMPLING)):

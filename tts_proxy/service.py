@@ -33,7 +33,7 @@ from tts_proxy.protocol import (
     WorkflowSummary,
 )
 from tts_proxy.savings import SavingsEstimator, read_report, reference
-from tts_proxy.search_request import search_request
+from tts_proxy.search_request import SearchRequest, search_request
 from tts_proxy.settings import Settings
 from tts_proxy.streamed import ENGINES
 from tts_proxy.traces import LABELS_FILE, LabelStore, TraceWriter, build_record
@@ -80,6 +80,22 @@ class Forwarded:
     """A plain request's answer: vLLM's response, relayed as it comes."""
 
     response: Passthrough
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A search checked and set up (``TTSService.prepare``), before any branch runs."""
+
+    plan: TTSPlan
+    request: ChatCompletionRequest | CompletionRequest
+    request_id: str
+    label: str  # the model as a metric label
+    started: float  # perf_counter() when it arrived
+    controller: type[Controller]
+    spec: SearchRequest
+    prompt_ids: list[int]
+    limits: Limits
+    sampling: Sampling
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +185,14 @@ class TTSService:
         admitted and ready to run (a full queue is a 429 here, before anything is sent)."""
         plan = self.plan(request.model, request.tts, headers)
         if plan is None:
-            body = raw if b'"tts"' not in raw else _without_tts(raw)  # unparsed when it can
-            return Forwarded(await self.forward(path, body, request.model))
-        self.slots.check()
-        request_id = uuid.uuid4().hex
+            _, model = self._alias(request.model)  # "sc/m" with controller "none": m
+            if b'"tts"' not in raw and model == request.model:
+                return Forwarded(await self.forward(path, raw, model))  # the bytes as they came
+            return Forwarded(await self.forward(path, _forwarded_body(raw, model), model))
+        prepared = await self.prepare(self._explored(plan), request)
+        self.slots.check(prepared.limits.max_branches)
         model = plan.model if plan.stage is not None else request.model
-        return Started(request_id, model, self.run(plan, request, request_id))
+        return Started(prepared.request_id, model, self.run(prepared))
 
     async def forward(self, path: str, body: bytes, model: str) -> Passthrough:
         """Pass a request body to the backend that serves ``model``, and count it."""
@@ -201,10 +219,7 @@ class TTSService:
             stage = self.plans.resolve(tag, explore=explore)
             if stage is not None:
                 return self._staged(tag, stage, tts or TTSOptions())
-        controller = None
-        prefix, _, rest = model.partition("/")
-        if rest and prefix in self.registry:
-            controller, model = prefix, rest
+        controller, model = self._alias(model)
         if tts is None and controller is None and headers.beta is None:
             return None
         options = tts or TTSOptions()
@@ -216,6 +231,11 @@ class TTSService:
         if beta is None:
             beta = self.settings.default_beta
         return TTSPlan(model, controller, beta, options, tag)
+
+    def _alias(self, model: str) -> tuple[str | None, str]:
+        """A model named ``<controller>/<model>``: the controller and the served model."""
+        prefix, _, rest = model.partition("/")
+        return (prefix, rest) if rest and prefix in self.registry else (None, model)
 
     def _staged(self, tag: WorkflowTag, stage: StagePlan, options: TTSOptions) -> TTSPlan:
         """The search a planned stage runs: the plan's model, controller and budget."""
@@ -253,27 +273,69 @@ class TTSService:
             "a TTS completion takes one prompt (a string or a list of token ids)", param="prompt"
         )
 
-    async def run(
-        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
-    ) -> Outcome:
-        """Run the search, count it in the metrics and log its trace record."""
-        start = time.perf_counter()
-        explore = plan.options.mode == "explore" or (
+    def _explored(self, plan: TTSPlan) -> TTSPlan:
+        """The plan, or its exploration (every branch whole, probed every chunk) when the
+        request asks for one or the server's ``explore_rate`` draws it."""
+        if plan.options.mode == "explore" or (
             self.settings.explore_rate > 0
             and self._explore_draw.random() < self.settings.explore_rate
-        )
-        if explore:
-            plan = dataclasses.replace(plan, controller=EXPLORE)
+        ):
+            return dataclasses.replace(plan, controller=EXPLORE)
+        return plan
+
+    async def prepare(
+        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest
+    ) -> Prepared:
+        """Check and set up a search before any branch runs: what a request can be refused
+        for (its controller, parameters, prompt, context) is refused here, as a status code
+        even when it asked for a stream. A refusal is counted as an error."""
+        started = time.perf_counter()
         label = await self.model_label(plan.model)
         try:
-            outcome = await self._search(plan, request, request_id)
+            cls = self.registry.get(plan.controller)
+            spec = search_request(request, cls)
+            prompt_ids = await self.prompt_ids(plan, request, spec.output.tools)
+            context = await self.backend.max_model_len(plan.model)
+            limits = self._limits(plan, request, prompt_ids, context)
+            sampling = await self._sampling(plan, spec, cls)
+        except TTSProxyError:
+            self.metrics.requests.labels(plan.controller, label, "error").inc()
+            raise
+        return Prepared(plan, request, uuid.uuid4().hex, label, started, cls, spec,
+                        prompt_ids, limits, sampling)  # fmt: skip
+
+    async def _sampling(
+        self, plan: TTSPlan, spec: SearchRequest, cls: type[Controller]
+    ) -> Sampling:
+        s = self.settings
+        confident = plan.options.confidence
+        if confident is None:
+            confident = s.confidence or cls.wants_confidence
+        logprobs = max(spec.logprobs or 0, CONFIDENCE_TOP_K) if confident else spec.logprobs
+        return Sampling(
+            temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, stop=spec.stop,
+            probe_suffix_ids=await self._probe_suffix(plan.model), probe_tokens=s.probe_tokens,
+            extra=spec.extra, logprobs=logprobs,
+        )  # fmt: skip
+
+    async def run(self, prepared: Prepared) -> Outcome:
+        """Run the search, count it in the metrics and log its trace record."""
+        plan, request, request_id, label = (
+            prepared.plan,
+            prepared.request,
+            prepared.request_id,
+            prepared.label,
+        )
+        explore = plan.controller == EXPLORE
+        try:
+            outcome = await self._search(prepared)
         except TTSProxyError:
             self.metrics.requests.labels(plan.controller, label, "error").inc()
             raise
         except asyncio.CancelledError:
             self.metrics.requests.labels(plan.controller, label, "cancelled").inc()
             raise
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - prepared.started
         self._observe(plan, label, outcome, elapsed)
         if plan.tag is not None:
             self.plans.observe(plan.tag, label, outcome.usage.total_tokens, outcome.summary.flops)
@@ -354,25 +416,10 @@ class TTSService:
             max_branch_tokens=branch_cap,
         )
 
-    async def _search(
-        self, plan: TTSPlan, request: ChatCompletionRequest | CompletionRequest, request_id: str
-    ) -> Outcome:
-        s = self.settings
-        cls = self.registry.get(plan.controller)
-        spec = search_request(request, cls)
-        prompt_ids = await self.prompt_ids(plan, request, spec.output.tools)
-        context = await self.backend.max_model_len(plan.model)
-        limits = self._limits(plan, request, prompt_ids, context)
-        confident = plan.options.confidence
-        if confident is None:
-            confident = s.confidence or cls.wants_confidence
-        logprobs = max(spec.logprobs or 0, CONFIDENCE_TOP_K) if confident else spec.logprobs
-        sampling = Sampling(
-            temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, stop=spec.stop,
-            probe_suffix_ids=await self._probe_suffix(plan.model), probe_tokens=s.probe_tokens,
-            extra=spec.extra, logprobs=logprobs,
-        )  # fmt: skip
-        controller = cls(plan.beta, limits, random.Random(request.seed))
+    async def _search(self, p: Prepared) -> Outcome:
+        s, plan, request_id, limits, spec = self.settings, p.plan, p.request_id, p.limits, p.spec
+        prompt_ids, sampling = p.prompt_ids, p.sampling
+        controller = p.controller(plan.beta, limits, random.Random(p.request.seed))
         episode = self.backend.episode(plan.model, prompt_ids, sampling, session=request_id)
         seconds = min(plan.options.max_seconds or s.max_search_seconds, s.max_search_seconds)
         reader = TEXT if spec.output.kind == "text" else JSON
@@ -419,7 +466,8 @@ def _prompt_of(request: ChatCompletionRequest | CompletionRequest) -> Any:
     return request.prompt
 
 
-def _without_tts(raw: bytes) -> bytes:
-    """The body to forward on passthrough: without the proxy's own ``tts`` block."""
+def _forwarded_body(raw: bytes, model: str) -> bytes:
+    """The body to forward on passthrough: without the proxy's own ``tts`` block, for the
+    model the backend serves."""
     body = json.loads(raw)
-    return json.dumps({k: v for k, v in body.items() if k != "tts"}).encode()
+    return json.dumps({k: v for k, v in body.items() if k != "tts"} | {"model": model}).encode()

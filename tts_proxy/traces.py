@@ -263,7 +263,8 @@ class LabelStore:
                 f.flush()
 
     def read(self) -> dict[str, dict[str, Any]]:
-        """The latest label of each request."""
+        """The label of each request: its latest answer and its latest score (a score given
+        after an answer does not erase it)."""
         labels: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
@@ -272,7 +273,8 @@ class LabelStore:
                 except ValueError:
                     continue
                 if isinstance(rec, dict) and isinstance(rec.get("request_id"), str):
-                    labels[rec["request_id"]] = rec
+                    label = labels.setdefault(rec["request_id"], {})
+                    label.update({k: v for k, v in rec.items() if v is not None})
         return labels
 
 

@@ -113,6 +113,20 @@ async def test_past_the_queue_a_search_gets_429_with_retry_after(settings: Setti
         assert (await c.post("/v1/chat/completions", json=TTS)).status_code == 200
 
 
+async def test_a_stream_too_wide_for_the_free_slots_gets_429_before_it_starts(
+    settings: Settings,
+) -> None:
+    settings = settings.model_copy(update={"max_concurrent_branches": 4, "max_queued_searches": 0})
+    async with await open_client(settings, FakeModelServer([Script(2, "4", ["4", "4"])])) as c:
+        service = c._transport.app.state.service  # type: ignore[attr-defined]
+        wide = {**TTS, "stream": True, "tts": {"controller": "sc", "max_branches": 4}}
+        async with service.slots.hold(2):  # another search holds half the slots
+            r = await c.post("/v1/chat/completions", json=wide)
+            assert r.status_code == 429 and r.headers["retry-after"] == "2"
+            narrow = wide | {"tts": {"controller": "sc", "max_branches": 2}}
+            assert (await c.post("/v1/chat/completions", json=narrow)).status_code == 200
+
+
 async def test_branches_that_fail_are_reported_and_the_rest_answer(settings: Settings) -> None:
     async with await open_client(settings, FailingServer({1})) as c:
         body = {**TTS, "tts": {"beta": 1.0, "controller": "sc", "max_branches": 3}}

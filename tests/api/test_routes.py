@@ -61,7 +61,9 @@ async def test_controller_none_is_passthrough_without_the_tts_block(
 ) -> None:
     body = {"model": "fake", "messages": CHAT, "tts": {"controller": "none"}}
     await client.post("/v1/chat/completions", json=body)
-    assert server.forwarded == [("/chat/completions", {"model": "fake", "messages": CHAT})]
+    # A controller alias with controller "none": the served model, not the alias.
+    await client.post("/v1/chat/completions", json=body | {"model": "sc/fake"})
+    assert server.forwarded == [("/chat/completions", {"model": "fake", "messages": CHAT})] * 2
 
 
 async def test_tts_chat_returns_answer_usage_and_summary(client: httpx.AsyncClient) -> None:
@@ -268,6 +270,25 @@ async def test_a_parameter_a_search_cannot_honour_is_a_400_naming_it(
     assert "sc, asc, esc" in message
     echo = {"model": "fake", "messages": CHAT, "tts": {}, "echo": True}
     assert_openai_error(await client.post("/v1/chat/completions", json=echo), 400, "echo")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/chat/completions", {"messages": CHAT, "n": 2}, "n"),
+        ("/v1/chat/completions", {"messages": CHAT, "echo": True}, "echo"),
+        ("/v1/chat/completions", {"messages": CHAT, "logprobs": True, "top_logprobs": 30},
+         "top_logprobs"),
+        ("/v1/completions", {"prompt": ["a", "b"]}, "prompt"),
+    ],
+)  # fmt: skip
+async def test_a_refused_stream_is_a_status_code_not_an_event(
+    client: httpx.AsyncClient, path: str, body: dict[str, object], param: str
+) -> None:
+    # The SDK raises BadRequestError on a 4xx status; an error event mid-stream is only an
+    # APIError, after the client has begun reading an answer.
+    full = {"model": "fake", "stream": True, "tts": {"controller": "sc"}} | body
+    assert_openai_error(await client.post(path, json=full), 400, param)
 
 
 async def test_a_search_without_a_readable_answer_says_so() -> None:

@@ -112,7 +112,7 @@ async def test_requests_the_plan_does_not_cover_behave_as_before_and_are_counted
     assert metric(text, "tts_workflow_requests_total", workflow="other", stage="other",
                   outcome="no_plan") == 1  # fmt: skip
     half = await client.post("/v1/chat/completions", json=body, headers={"X-TTS-Stage": "draft"})
-    assert half.status_code == 400 and half.json()["error"]["param"] == "tts.workflow"
+    assert half.status_code == 400 and half.json()["error"]["param"] == "X-TTS-Workflow"
 
 
 async def test_flops_and_tokens_per_workflow_and_stage_reach_metrics_and_traces(

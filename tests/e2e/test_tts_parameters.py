@@ -64,11 +64,14 @@ def test_logprobs_of_the_chosen_branch(client: openai.OpenAI) -> None:
     assert all(t.logprob <= 0 and len(t.top_logprobs) <= 2 for t in content)
 
 
-def test_an_unhonoured_parameter_is_a_400_the_sdk_raises(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unhonoured_parameter_is_a_400_the_sdk_raises(
+    client: openai.OpenAI, stream: bool
+) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
             model=MODEL, messages=ASK, max_tokens=8, response_format={"type": "json_object"},
-            extra_body={"tts": {"controller": "probe_exit"}},
+            extra_body={"tts": {"controller": "probe_exit"}}, stream=stream,
         )  # fmt: skip
     assert "response_format" in str(info.value)
 

@@ -118,18 +118,27 @@ def test_tags_come_from_the_body_or_the_headers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "param"),
+    ("body", "headers", "param"),
     [
-        ({"x-tts-stage": "draft"}, "tts.workflow"),
-        ({"x-tts-workflow": "qa"}, "tts.stage"),
-        ({"x-tts-run": "r"}, "X-TTS-Run"),
-        ({"x-tts-workflow": "q a", "x-tts-stage": "s"}, "tts.workflow"),
-        ({"x-tts-workflow": "qa", "x-tts-stage": "s", "x-tts-run": "r" * 200}, "X-TTS-Run"),
+        ({}, {"x-tts-stage": "draft"}, "X-TTS-Workflow"),
+        ({}, {"x-tts-workflow": "qa"}, "X-TTS-Stage"),
+        ({}, {"x-tts-run": "r"}, "X-TTS-Run"),
+        ({}, {"x-tts-workflow": "q a", "x-tts-stage": "s"}, "X-TTS-Workflow"),
+        ({}, {"x-tts-workflow": "qa", "x-tts-stage": "s", "x-tts-run": "r" * 200}, "X-TTS-Run"),
+        ({}, {"x-tts-workflow": "qa", "x-tts-stage": "s", "x-tts-run": "run-\u00e9"},
+         "X-TTS-Run"),
+        ({"stage": "draft"}, {}, "tts.workflow"),
+        ({"workflow": "qa\n", "stage": "s"}, {}, "tts.workflow"),  # "$" let this through
+        ({"workflow": "qa", "stage": "s", "run": "r" * 200}, {}, "tts.run"),
+        ({"workflow": "qa", "stage": "s", "run": "r\u00e9"}, {}, "tts.run"),
+        ({"workflow": "qa"}, {"x-tts-stage": "a b"}, "X-TTS-Stage"),
     ],
-)
-def test_a_half_or_malformed_tag_is_a_clear_error(headers: dict[str, str], param: str) -> None:
+)  # fmt: skip
+def test_a_half_or_malformed_tag_is_a_clear_error_naming_where_it_came_from(
+    body: dict[str, str], headers: dict[str, str], param: str
+) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        workflow_tag(None, read_headers(headers).tag)
+        workflow_tag(TagFields(**body), read_headers(headers).tag)
     assert info.value.param == param
 
 

@@ -18,12 +18,12 @@ from tts_proxy.errors import PlanError
 
 SCHEMA: Literal["tts-plan/1"] = "tts-plan/1"
 SAMPLES_CONTROLLER = "sc"  # a fixed number of samples is self-consistency at that width
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def check_name(kind: str, value: str) -> str:
     """A workflow or stage name: short, printable, no spaces (it becomes a metric label)."""
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):  # fullmatch: "$" would let a trailing newline through
         raise ValueError(f"{kind} {value!r} must be 1-64 letters, digits or _ . : - "
                          "(starting with a letter or digit)")  # fmt: skip
     return value
